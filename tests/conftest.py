@@ -1,0 +1,65 @@
+"""Shared test set-up: the loopback-only network guard and small common fixtures.
+
+Every test runs under ``_loopback_only``: a socket that tries to connect anywhere but
+127.0.0.0/8 or ::1 fails the test at once (our equivalent of PTB's OfflineRequest).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# PTB v22 warns when RetryAfter.retry_after is read as seconds; we read timedeltas (conventions §8).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class NetworkAccessError(AssertionError):
+    """Raised when a test tries to leave the machine."""
+
+
+def _is_loopback(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if not _is_loopback(address):
+        raise NetworkAccessError(f"test tried to reach {address!r}: tests stay on 127.0.0.1")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+    if not _is_loopback(address):
+        raise NetworkAccessError(f"test tried to reach {address!r}: tests stay on 127.0.0.1")
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    yield
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
