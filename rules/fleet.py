@@ -1,0 +1,84 @@
+"""Per-chat fleet economics: what a chat's machines earn and what power costs them. Pure.
+
+Units and derivation. A fleet has an efficiency ``E`` in J/TH (joules per terahash, e.g. 21.5 for
+an S19 XP). Running 1 TH/s means 1e12 H/s × E J/1e12 H = ``E`` J/s = ``E`` W, so
+
+* 1 TH/s draws E W, i.e. ``24 × E`` Wh per day;
+* 1 PH/s (1000 TH/s) draws ``24 × E`` kWh per day (= 24 000 E Wh).
+
+Hashprice ``H`` is USD per PH/s per day, so 1 TH/s earns ``H / 1000`` USD per day, and per MWh
+consumed it earns ``(H / 1000) / (24 × E / 1e6) = H × 1000 / (24 × E)`` USD/MWh.
+
+Hosting fee: a hosting fee billed per kWh (``hosting_usd_per_kwh``) is paid on every kWh on top
+of the power price, so the **power price** at which the fleet breaks even is revenue per MWh
+minus the hosting fee per MWh. That is the number to compare with a market power price
+(ERCOT LMP, ...) when deciding to curtail; it is negative when hosting alone eats the revenue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HOURS_PER_DAY = 24
+
+
+@dataclass(frozen=True)
+class Fleet:
+    efficiency_j_per_th: float  # J/TH (= W per TH/s)
+    power_usd_per_kwh: float  # what the chat pays for power, USD/kWh
+    hosting_usd_per_kwh: float = 0.0  # hosting fee billed per kWh on top of power, USD/kWh
+
+    def __post_init__(self) -> None:
+        if not self.efficiency_j_per_th > 0:
+            raise ValueError(f"efficiency {self.efficiency_j_per_th!r} J/TH must be positive")
+        if self.power_usd_per_kwh < 0 or self.hosting_usd_per_kwh < 0:
+            raise ValueError("power price and hosting fee cannot be negative")
+
+
+def kwh_per_ph_day(fleet: Fleet) -> float:
+    """Energy 1 PH/s of this fleet uses in a day: 24 × E kWh."""
+    return HOURS_PER_DAY * fleet.efficiency_j_per_th
+
+
+def revenue_usd_per_mwh(hashprice_usd_per_ph_day: float, fleet: Fleet) -> float:
+    """Revenue per MWh consumed: hashprice per TH/s per day × 1e6 / (24 × E Wh) = H × 1000 / (24 × E)."""
+    per_th_day = hashprice_usd_per_ph_day / 1000
+    return per_th_day * 1e6 / (HOURS_PER_DAY * fleet.efficiency_j_per_th)
+
+
+def breakeven_usd_per_mwh(hashprice_usd_per_ph_day: float, fleet: Fleet) -> float:
+    """Power price (USD/MWh) at which revenue pays exactly power + hosting: revenue per MWh
+    minus the hosting fee per MWh. Above it the fleet loses money on every MWh."""
+    return revenue_usd_per_mwh(hashprice_usd_per_ph_day, fleet) - fleet.hosting_usd_per_kwh * 1000
+
+
+def cost_usd_per_ph_day(fleet: Fleet) -> float:
+    """Power + hosting for 1 PH/s for a day: 24 × E kWh × (power + hosting) USD/kWh."""
+    return kwh_per_ph_day(fleet) * (fleet.power_usd_per_kwh + fleet.hosting_usd_per_kwh)
+
+
+def profit_usd_per_ph_day(hashprice_usd_per_ph_day: float, fleet: Fleet) -> float:
+    """Hashprice minus power and hosting cost, USD per PH/s per day (negative = losing money)."""
+    return hashprice_usd_per_ph_day - cost_usd_per_ph_day(fleet)
+
+
+def margin_pct(hashprice_usd_per_ph_day: float, fleet: Fleet) -> float:
+    """Share of revenue left after power and hosting, in % (100 = free power, < 0 = loss)."""
+    if hashprice_usd_per_ph_day <= 0:
+        raise ValueError(f"hashprice {hashprice_usd_per_ph_day!r} must be positive for a margin")
+    return profit_usd_per_ph_day(hashprice_usd_per_ph_day, fleet) / hashprice_usd_per_ph_day * 100
+
+
+def curtail_margin_usd_per_mwh(power_usd_per_mwh: float, breakeven: float) -> float:
+    """How far a power price is above breakeven, USD/MWh: positive means every MWh mined now
+    loses that much (curtail), negative means mining still earns that much per MWh."""
+    return power_usd_per_mwh - breakeven
+
+
+def fleet_metrics(hashprice_usd_per_ph_day: float, fleet: Fleet) -> dict[str, float]:
+    """Everything a chat's /status shows about its fleet at one hashprice (USD/PH/day)."""
+    return {
+        "breakeven_usd_per_mwh": breakeven_usd_per_mwh(hashprice_usd_per_ph_day, fleet),
+        "margin_pct": margin_pct(hashprice_usd_per_ph_day, fleet),
+        "profit_usd_per_ph_day": profit_usd_per_ph_day(hashprice_usd_per_ph_day, fleet),
+    }
