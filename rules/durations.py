@@ -29,7 +29,7 @@ def parse_duration(text: str) -> int:
     seconds = float(m.group(1)) * UNIT_SECONDS[_ALIASES.get(unit, unit)]
     if seconds < 1:
         raise DurationError(f"{text!r} is shorter than one second")
-    return int(round(seconds))
+    return round(seconds)
 
 
 def format_duration(seconds: int) -> str:
@@ -50,7 +50,7 @@ def _coerce(value: object) -> int:
         return int(value)
     if isinstance(value, str):
         return parse_duration(value)
-    raise DurationError(f"{value!r} is not a duration: write a string like \"90s\" or \"5m\"")
+    raise DurationError(f'{value!r} is not a duration: write a string like "90s" or "5m"')
 
 
 # A pydantic field type: accepts "90s"/"5m"/seconds as int, stores whole seconds, dumps "5m".

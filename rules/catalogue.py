@@ -1,0 +1,268 @@
+"""The metric catalogue: the names users write in rules, their units and how values are shown.
+
+Every observation a watcher emits, and every rule a chat sets, names a metric from here. Values
+are stored in the unit listed (difficulty in T = difficulty / 1e12, times as unix seconds, power
+prices in USD/MWh). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str  # "difficulty.next_change"
+    unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "BTC", "USD/MWh", "blocks", "time"...
+    label: str  # short human label: "Projected difficulty change"
+    description: str  # one line incl. formula/meaning
+    scope: str  # "network" | "power" | "chat" (per-chat derived, needs /fleet)
+    decimals: int
+    signed: bool = False  # show a "+" on positive values (changes, margins)
+
+
+# ERCOT settlement points we know (data-sources.md): trading hubs and load zones, lower case.
+POWER_HUBS: tuple[str, ...] = (
+    "hb_north",
+    "hb_west",
+    "hb_south",
+    "hb_houston",
+    "hb_pan",
+    "hb_busavg",
+    "hb_hubavg",
+)
+POWER_LOAD_ZONES: tuple[str, ...] = (
+    "lz_west",
+    "lz_north",
+    "lz_south",
+    "lz_houston",
+    "lz_aen",
+    "lz_cps",
+    "lz_lcra",
+    "lz_raybn",
+)
+POWER_POINTS: tuple[str, ...] = POWER_HUBS + POWER_LOAD_ZONES
+
+# Suffix of a power metric -> (label part, description part).
+POWER_SERIES: dict[str, tuple[str, str]] = {
+    "": ("real-time price", "ERCOT real-time settlement point price (15-minute interval)"),
+    "avg1h": ("1h average price", "average of the real-time settlement point price over the last hour"),
+    "avg24h": ("24h average price", "average of the real-time settlement point price over the last 24 hours"),
+    "max24h": ("24h maximum price", "highest real-time settlement point price over the last 24 hours"),
+}
+
+_BASE: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        "difficulty", "T", "Difficulty", "Current network difficulty, in T (difficulty / 1e12)", "network", 2
+    ),
+    MetricInfo(
+        "difficulty.next_change",
+        "%",
+        "Projected difficulty change",
+        "Estimated change at the next retarget from the block times of the current epoch",
+        "network",
+        2,
+        signed=True,
+    ),
+    MetricInfo(
+        "difficulty.progress",
+        "%",
+        "Epoch progress",
+        "Share of the current 2016-block difficulty epoch already mined",
+        "network",
+        1,
+    ),
+    MetricInfo(
+        "difficulty.blocks_left",
+        "blocks",
+        "Blocks to retarget",
+        "Blocks left until the next difficulty adjustment",
+        "network",
+        0,
+    ),
+    MetricInfo(
+        "difficulty.retarget_eta",
+        "time",
+        "Estimated retarget time",
+        "Estimated time of the next difficulty adjustment (now + blocks left × recent block time)",
+        "network",
+        0,
+    ),
+    MetricInfo(
+        "difficulty.last_change",
+        "%",
+        "Last difficulty change",
+        "Change applied at the most recent retarget",
+        "network",
+        2,
+        signed=True,
+    ),
+    MetricInfo(
+        "hashrate", "EH/s", "Network hashrate", "Estimated network hashrate (recent blocks)", "network", 1
+    ),
+    MetricInfo("price", "USD", "Bitcoin price", "Spot BTC price in US dollars", "network", 0),
+    MetricInfo(
+        "fees",
+        "BTC",
+        "Fees per block",
+        "Average transaction fees per block over the last 144 blocks",
+        "network",
+        4,
+    ),
+    MetricInfo(
+        "fee_share",
+        "%",
+        "Fee share of reward",
+        "fees / (fees + subsidy) × 100 over the last 144 blocks",
+        "network",
+        2,
+    ),
+    MetricInfo(
+        "subsidy", "BTC", "Block subsidy", "Current block subsidy (halves every 210,000 blocks)", "network", 8
+    ),
+    MetricInfo(
+        "hashprice",
+        "USD/PH/day",
+        "Hashprice",
+        "Mining revenue per PH/s per day: (subsidy + fees) × 144 × price × 1e15 / (difficulty × 2^32)",
+        "network",
+        2,
+    ),
+    MetricInfo(
+        "hashprice.btc",
+        "BTC/PH/day",
+        "Hashprice in BTC",
+        "Mining revenue per PH/s per day in BTC: (subsidy + fees) × 144 × 1e15 / (difficulty × 2^32)",
+        "network",
+        8,
+    ),
+    MetricInfo(
+        "hashprice.next",
+        "USD/PH/day",
+        "Hashprice after retarget",
+        "Hashprice once the projected difficulty change applies: hashprice / (1 + next_change / 100)",
+        "network",
+        2,
+    ),
+    MetricInfo(
+        "breakeven",
+        "USD/MWh",
+        "Breakeven power price",
+        "Power price at which revenue equals power cost: hashprice / (fleet J/TH × 0.024 MWh per PH·day)",
+        "chat",
+        2,
+    ),
+    MetricInfo(
+        "margin",
+        "%",
+        "Mining margin",
+        "(hashprice − power cost) / hashprice × 100 for the chat's fleet at its hub price",
+        "chat",
+        1,
+        signed=True,
+    ),
+    MetricInfo(
+        "profit",
+        "USD/PH/day",
+        "Profit per PH",
+        "hashprice − power cost per PH/day (hub price × fleet J/TH × 0.024)",
+        "chat",
+        2,
+        signed=True,
+    ),
+    MetricInfo(
+        "curtail.margin",
+        "USD/MWh",
+        "Curtailment margin",
+        "Real-time power price at the chat's hub minus its breakeven; above 0 mining loses money",
+        "chat",
+        2,
+        signed=True,
+    ),
+)
+
+
+def _power_info(point: str, series: str) -> MetricInfo:
+    label_part, desc_part = POWER_SERIES[series]
+    name = f"power.{point}" + (f".{series}" if series else "")
+    return MetricInfo(
+        name=name,
+        unit="USD/MWh",
+        label=f"{point.upper()} {label_part}",
+        description=f"{desc_part} at ERCOT {point.upper()}",
+        scope="power",
+        decimals=2,
+    )
+
+
+CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
+CATALOGUE.update(
+    {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
+)
+
+POWER_NAME = re.compile(r"^power\.([a-z][a-z0-9_]*)(?:\.(avg1h|avg24h|max24h))?$")
+
+
+def lookup(name: str) -> MetricInfo | None:
+    """The catalogue entry for ``name`` (case-insensitive), or None.
+
+    ``power.<point>`` and ``power.<point>.avg1h|.avg24h|.max24h`` exist for every ERCOT hub and load
+    zone in :data:`POWER_POINTS` (they are all in :data:`CATALOGUE`)."""
+    return CATALOGUE.get(name.strip().lower())
+
+
+def suggest(name: str, limit: int = 3) -> list[str]:
+    """Close catalogue names for a misspelt ``name`` ("did you mean ..."), best first."""
+    key = name.strip().lower()
+    if not key or limit <= 0:
+        return []
+    names = list(CATALOGUE)
+    close = difflib.get_close_matches(key, names, n=limit, cutoff=0.6)
+    if len(close) < limit:
+        # "next_change" -> "difficulty.next_change"; "west" -> "power.hb_west", "power.lz_west"
+        for candidate in names:
+            if candidate in close:
+                continue
+            parts = re.split(r"[._]", candidate)
+            if key in candidate.split(".") or (len(key) >= 3 and key in parts):
+                close.append(candidate)
+            if len(close) >= limit:
+                break
+    return close[:limit]
+
+
+_USD_SUFFIX = {"USD": "", "USD/PH/day": "/PH/day", "USD/MWh": "/MWh"}
+
+
+def _strip_zeros(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_value(metric: str, value: float, tz: tzinfo = UTC) -> str:
+    """``value`` of ``metric`` with its unit, for chat messages: ``"+3.12%"``, ``"$54.21/PH/day"``,
+    ``"$97,120"``, ``"2026-11-30 14:05 UTC"``, ``"1,234 blocks"``, ``"123.45 T"``, ``"$42.10/MWh"``.
+
+    An unknown metric is shown as a plain number rather than raising."""
+    info = lookup(metric)
+    if info is None:
+        return _strip_zeros(f"{value:,.4f}")
+    d = info.decimals
+    unit = info.unit
+    if unit == "time":
+        return datetime.fromtimestamp(value, tz).strftime("%Y-%m-%d %H:%M %Z")
+    if unit == "%":
+        return f"{value:+,.{d}f}%" if info.signed else f"{value:,.{d}f}%"
+    if unit in _USD_SUFFIX:
+        text = f"{abs(value):,.{d}f}"
+        rounded_zero = float(text.replace(",", "")) == 0
+        sign = "-" if value < 0 and not rounded_zero else ("+" if info.signed and value > 0 else "")
+        return f"{sign}${text}{_USD_SUFFIX[unit]}"
+    if unit.startswith("BTC"):
+        return f"{_strip_zeros(f'{value:,.{d}f}')} {unit}"
+    if unit == "blocks":
+        text = f"{value:,.0f}"
+        return f"{text} block" if text == "1" else f"{text} blocks"
+    return f"{value:,.{d}f} {unit}"

@@ -1,0 +1,93 @@
+"""Which event rules an event (a retarget, a filing) concerns. Pure: no I/O.
+
+Filing kinds are the classifications the filings watcher assigns. ``filings`` with no kind matches
+every financing kind (:data:`FINANCING_KINDS`); earnings, production updates and other filings only
+match when asked for by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rules.model import EventRule
+
+FINANCING_KINDS: tuple[str, ...] = (
+    "convertible_notes",
+    "senior_notes",
+    "secured_notes",
+    "credit_facility",
+    "equity_offering",
+    "hpc_contract",
+)
+OTHER_KINDS: tuple[str, ...] = ("earnings", "production_update", "other")
+ALL_KINDS: tuple[str, ...] = FINANCING_KINDS + OTHER_KINDS
+
+_NOTES = ("convertible_notes", "senior_notes", "secured_notes")
+
+# What users may write after "filings" -> the canonical kinds it stands for.
+KIND_ALIASES: dict[str, tuple[str, ...]] = {
+    **{kind: (kind,) for kind in ALL_KINDS},
+    "convertible": ("convertible_notes",),
+    "convertibles": ("convertible_notes",),
+    "converts": ("convertible_notes",),
+    "senior": ("senior_notes",),
+    "secured": ("secured_notes",),
+    "notes": _NOTES,
+    "bonds": _NOTES,
+    "debt": (*_NOTES, "credit_facility"),
+    "credit": ("credit_facility",),
+    "loan": ("credit_facility",),
+    "loans": ("credit_facility",),
+    "facility": ("credit_facility",),
+    "equity": ("equity_offering",),
+    "atm": ("equity_offering",),
+    "dilution": ("equity_offering",),
+    "offering": ("equity_offering",),
+    "hpc": ("hpc_contract",),
+    "ai": ("hpc_contract",),
+    "hosting": ("hpc_contract",),
+    "production": ("production_update",),
+    "financing": FINANCING_KINDS,
+    "all": ALL_KINDS,
+}
+
+# Event.kind values (watchers/base.py) that each event rule listens to.
+EVENT_KINDS: dict[str, str] = {
+    "retarget": "retarget",
+    "filings": "filing",
+    "curtail": "curtail",
+    "digest": "digest",
+}
+
+
+def resolve_kind(word: str) -> tuple[str, ...] | None:
+    """The canonical filing kinds ``word`` stands for ("atm" -> ("equity_offering",)), or None."""
+    return KIND_ALIASES.get(word.strip().lower().replace("-", "_"))
+
+
+def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
+    """True when an event of ``kind`` with ``data`` concerns ``rule``.
+
+    A ``filing`` needs ``data["ticker"]`` and ``data["kind"]``, and ``data["amount_usd"]`` when the
+    rule has a minimum: a filing of unknown amount does not match ``>= 500M``. ``curtail`` is a
+    threshold in disguise (rules.evaluate.effective_threshold_rule) and ``digest`` is scheduled
+    (rules.quiet.digest_due); they only match an event of their own name, should a caller emit one.
+    """
+    wanted = EVENT_KINDS.get(rule.event)
+    if wanted is None or kind.lower() not in (wanted, rule.event):
+        return False
+    if rule.event != "filings":
+        return True
+    filing_kind = str(data.get("kind") or "other").lower()
+    if filing_kind not in (rule.kinds or FINANCING_KINDS):
+        return False
+    if rule.tickers:
+        ticker = str(data.get("ticker") or "").upper()
+        if ticker not in rule.tickers:
+            return False
+    if rule.min_usd is not None:
+        amount = data.get("amount_usd")
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < rule.min_usd:
+            return False
+    return True
