@@ -50,9 +50,14 @@ def json_file(name: str, status: int = 200) -> tuple[int, bytes, str]:
 
 
 async def poll_difficulty(base_url: str, now: datetime = NOW_2024_03_31) -> dict[str, float]:
-    watcher = NetworkWatcher(NetworkWatcherConfig(), MempoolSourceConfig(base_url=base_url, timeout_s=5))
+    # Only the difficulty-adjustment route is served: every other endpoint answers 404 and is
+    # reported in result.errors, which is what a partial mempool outage looks like.
+    cfg = NetworkWatcherConfig(price_sources=["mempool"])
+    watcher = NetworkWatcher(cfg, MempoolSourceConfig(base_url=base_url, timeout_s=5))
     async with aiohttp.ClientSession() as session:
         result = await watcher.poll(PollContext(session=session, now=now))
+    assert set(result.errors) == {"mempool"}
+    assert "HTTP 404" in result.errors["mempool"]
     assert {o.source for o in result.observations} == {"mempool"}
     assert {o.at for o in result.observations} == {now}
     return {o.metric: o.value for o in result.observations if o.metric.startswith("difficulty.")}
@@ -135,7 +140,9 @@ async def test_garbage_is_a_source_error(serve: Serve, routes: dict, message: st
     url = await serve(routes)
     with pytest.raises(SourceError) as info:
         await poll_difficulty(url, now=datetime(2024, 12, 20, 14, 2, tzinfo=UTC))
-    assert info.value.source == "mempool"
+    # Nothing could be fetched at all: the whole poll fails, naming mempool's own message.
+    assert info.value.source == "network"
+    assert info.value.message.startswith("every source failed (mempool: epoch")
     assert message in info.value.message
 
 

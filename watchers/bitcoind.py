@@ -1,20 +1,49 @@
 """Bitcoin Core JSON-RPC: the self-hosted alternative to mempool for chain data.
 
-See ``/work/shared/reference/data-sources.md`` §2.
+``POST {url}`` with HTTP Basic auth (``rpcuser``/``rpcpassword``, or the ``.cookie`` file of the
+datadir holding ``__cookie__:<hex>``), body ``{"jsonrpc": "1.0", "id": ..., "method": ..., "params":
+[...]}``; the answer is ``{"result": ..., "error": null | {"code", "message"}, "id": ...}`` (HTTP 500
+on an RPC error, 401 with an empty body on bad credentials). A JSON array of requests is a batch
+and is answered with an array, matched back here by ``id``.
+
+Calls used per poll: ``getblockchaininfo`` (refuse a node still in initial block download or whose
+blocks lag its headers), ``getmininginfo`` (difficulty, height), ``getnetworkhashps 1008`` (the
+same one-week window mempool uses, so failing over does not look like a hashrate jump), one batch
+of ``getblockhash``/``getblockheader`` for the epoch, and one batch of ``getblockstats`` for the
+blocks not yet in the fee cache. See ``/work/shared/reference/data-sources.md`` §2.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from watchers.base import USER_AGENT, SourceError, require_number
+from watchers.mempool import EPOCH_BLOCKS, MAX_PROJECTION_PCT, EpochInfo, FeeStats
+
 SOURCE = "bitcoind"
+TARGET_BLOCK_S = 600
+HASHRATE_WINDOW_BLOCKS = 1008  # mempool's currentHashrate window (Core's default is 120)
+# Early in an epoch the projection uses the last 504 blocks (a quarter epoch), like mempool does.
+MIN_PROJECTION_WINDOW = 504
+# Cached getblockstats within this many blocks of the tip are fetched again (reorg safety).
+REFETCH_DEPTH = 6
+MAX_HEADER_LAG = 2  # blocks behind the best header still counted as in sync
 
 
 class BitcoindSourceConfig(BaseModel):
-    """Where the node's RPC listens and how to authenticate: ``user``/``password`` (rpcauth) or
-    the ``.cookie`` file in the datadir, which holds ``__cookie__:<hex>`` and changes on restart."""
+    """Where the node's RPC listens and how to authenticate: ``user``/``password``, or the
+    ``.cookie`` file in the datadir (``__cookie__:<hex>``, rewritten on every node restart, so it
+    is read on every poll)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -23,4 +52,192 @@ class BitcoindSourceConfig(BaseModel):
     password: SecretStr | None = None
     cookie_file: Path | None = None
     timeout_s: float = 20.0
-    fee_blocks: int = 144  # average fees per block over this many recent blocks
+    fee_blocks: int = 144  # average fees per block over this many recent blocks (Luxor: 144)
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+class BitcoindRpc:
+    """A small JSON-RPC 1.0 client over the shared aiohttp session."""
+
+    def __init__(self, session: aiohttp.ClientSession, cfg: BitcoindSourceConfig) -> None:
+        self.session = session
+        self.cfg = cfg
+        self._next_id = 0
+
+    def _auth(self) -> dict[str, str]:
+        """The Authorization header (built by hand: aiohttp 3.14 deprecates ``BasicAuth``)."""
+        if self.cfg.cookie_file is not None:
+            try:
+                text = self.cfg.cookie_file.read_text().strip()
+            except OSError as err:
+                raise SourceError(
+                    SOURCE, f"cannot read cookie file {self.cfg.cookie_file}: {err.strerror}"
+                ) from err
+            user, sep, password = text.partition(":")
+            if not sep:
+                raise SourceError(SOURCE, f"cookie file {self.cfg.cookie_file} does not hold user:password")
+            return _basic(user, password)
+        if self.cfg.user is not None:
+            return _basic(self.cfg.user, self.cfg.password.get_secret_value() if self.cfg.password else "")
+        return {}
+
+    async def _post(self, body: Any) -> tuple[int, Any]:
+        try:
+            async with self.session.post(
+                self.cfg.url,
+                data=json.dumps(body),
+                headers={"Content-Type": "text/plain", "User-Agent": USER_AGENT, **self._auth()},
+                timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_s),
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except TimeoutError as err:
+            raise SourceError(SOURCE, f"timed out after {self.cfg.timeout_s:g}s") from err
+        except asyncio.CancelledError:
+            raise
+        except aiohttp.ClientError as err:
+            raise SourceError(SOURCE, f"connection failed: {type(err).__name__}") from err
+        if status in (401, 403):
+            raise SourceError(
+                SOURCE, f"HTTP {status}: authentication failed (check user/password or cookie_file)"
+            )
+        try:
+            return status, json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise SourceError(SOURCE, f"HTTP {status}, answer is not JSON-RPC") from err
+
+    def _request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
+        self._next_id += 1
+        return {"jsonrpc": "1.0", "id": f"mw{self._next_id}", "method": method, "params": list(params)}
+
+    @staticmethod
+    def _result(method: str, envelope: Any, status: int) -> Any:
+        if not isinstance(envelope, Mapping) or "result" not in envelope:
+            raise SourceError(SOURCE, f"{method}: HTTP {status}, not a JSON-RPC answer")
+        error = envelope.get("error")
+        if error:
+            if isinstance(error, Mapping):
+                raise SourceError(SOURCE, f"{method}: RPC error {error.get('code')}: {error.get('message')}")
+            raise SourceError(SOURCE, f"{method}: RPC error {error}")
+        if status != 200:
+            raise SourceError(SOURCE, f"{method}: HTTP {status}")
+        return envelope["result"]
+
+    async def call(self, method: str, *params: Any) -> Any:
+        status, envelope = await self._post(self._request(method, params))
+        return self._result(method, envelope, status)
+
+    async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several calls in one HTTP request; results in the order of ``calls``."""
+        if not calls:
+            return []
+        requests = [self._request(method, params) for method, params in calls]
+        status, answers = await self._post(requests)
+        if not isinstance(answers, list):
+            # A batch refused as a whole comes back as one envelope.
+            self._result(calls[0][0], answers, status)
+            raise SourceError(SOURCE, f"batch answered with {type(answers).__name__}, not a list")
+        by_id = {a.get("id"): a for a in answers if isinstance(a, Mapping)}
+        results = []
+        for (method, _), req in zip(calls, requests, strict=True):
+            if req["id"] not in by_id:
+                raise SourceError(SOURCE, f"{method}: no answer in the batch")
+            results.append(self._result(method, by_id[req["id"]], 200))
+        return results
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    height: int
+    difficulty: float  # raw difficulty of the current epoch
+    hashrate_hs: float  # getnetworkhashps over 1008 blocks, H/s
+    chain: str
+
+
+async def fetch_node_info(rpc: BitcoindRpc) -> NodeInfo:
+    chain_info = await rpc.call("getblockchaininfo")
+    if not isinstance(chain_info, Mapping):
+        raise SourceError(SOURCE, "getblockchaininfo answered no object")
+    if chain_info.get("initialblockdownload") is not False:
+        raise SourceError(SOURCE, "node is in initial block download")
+    blocks = int(require_number(chain_info, "blocks", source=SOURCE))
+    headers = int(require_number(chain_info, "headers", source=SOURCE))
+    if headers - blocks > MAX_HEADER_LAG:
+        raise SourceError(SOURCE, f"node is {headers - blocks} blocks behind its best header")
+    mining, hashps = await rpc.batch([("getmininginfo", []), ("getnetworkhashps", [HASHRATE_WINDOW_BLOCKS])])
+    difficulty = require_number(mining, "difficulty", source=SOURCE)
+    height = int(require_number(mining, "blocks", source=SOURCE))
+    hashrate = require_number({"getnetworkhashps": hashps}, "getnetworkhashps", source=SOURCE)
+    return NodeInfo(
+        height=height, difficulty=difficulty, hashrate_hs=hashrate, chain=str(chain_info.get("chain"))
+    )
+
+
+async def fetch_epoch(rpc: BitcoindRpc, height: int, *, now: datetime) -> EpochInfo:
+    """The epoch the way mempool reports it, from block headers.
+
+    Projection: the average interval over the blocks mined this epoch (at least the last 504
+    blocks, so the first days of an epoch are not noise) gives ``600 / avg - 1`` as the change,
+    and ``now + remaining × avg`` as the retarget time. Last change: current epoch difficulty
+    over the previous epoch's."""
+    if height < EPOCH_BLOCKS:
+        raise SourceError(SOURCE, f"height {height} is inside the first epoch")
+    start = height - height % EPOCH_BLOCKS
+    mined = height - start
+    window = min(max(mined, MIN_PROJECTION_WINDOW), height)
+    heights = [start - 1, start, height - window, height]
+    hashes = await rpc.batch([("getblockhash", [h]) for h in heights])
+    headers = await rpc.batch([("getblockheader", [h]) for h in hashes])
+    for h, header in zip(heights, headers, strict=True):
+        if not isinstance(header, Mapping) or header.get("height") != h:
+            raise SourceError(SOURCE, f"getblockheader for height {h} answered another block")
+    prev_difficulty = require_number(headers[0], "difficulty", source=SOURCE)
+    difficulty = require_number(headers[1], "difficulty", source=SOURCE)
+    elapsed = require_number(headers[3], "time", source=SOURCE) - require_number(
+        headers[2], "time", source=SOURCE
+    )
+    if prev_difficulty <= 0 or elapsed <= 0:
+        raise SourceError(SOURCE, "block headers hold no usable difficulty or times")
+    avg = elapsed / window
+    remaining = EPOCH_BLOCKS - mined
+    change = (TARGET_BLOCK_S / avg - 1) * 100
+    if abs(change) > MAX_PROJECTION_PCT:
+        raise SourceError(
+            SOURCE, f"projected change {change:+.2f}% is beyond ±{MAX_PROJECTION_PCT:g}%: rejected"
+        )
+    return EpochInfo(
+        progress_pct=mined / EPOCH_BLOCKS * 100,
+        next_change_pct=change,
+        blocks_left=remaining,
+        retarget_eta_s=now.timestamp() + remaining * avg,
+        last_change_pct=(difficulty / prev_difficulty - 1) * 100,
+        next_retarget_height=start + EPOCH_BLOCKS,
+    )
+
+
+async def fetch_avg_fees(
+    rpc: BitcoindRpc, height: int, block_count: int, cache: MutableMapping[str, Any]
+) -> FeeStats:
+    """Average ``totalfee`` (sat) per block over the ``block_count`` blocks ending at ``height``.
+
+    ``cache`` maps str(height) -> [blockhash, totalfee] and lives in the watcher state, so a poll
+    only asks ``getblockstats`` for new blocks and the last few (a shallow reorg replaces them)."""
+    first = max(1, height - block_count + 1)
+    wanted = range(first, height + 1)
+    missing = [h for h in wanted if str(h) not in cache or h > height - REFETCH_DEPTH]
+    stats = await rpc.batch([("getblockstats", [h, ["blockhash", "height", "totalfee"]]) for h in missing])
+    for h, stat in zip(missing, stats, strict=True):
+        if not isinstance(stat, Mapping) or stat.get("height") != h:
+            raise SourceError(SOURCE, f"getblockstats for height {h} answered another block")
+        fee = require_number(stat, "totalfee", source=SOURCE)
+        if fee < 0:
+            raise SourceError(SOURCE, f"getblockstats {h}: totalfee {fee:g} is negative")
+        cache[str(h)] = [str(stat.get("blockhash", "")), int(fee)]
+    for key in [k for k in cache if not first <= int(k) <= height]:
+        del cache[key]
+    total = sum(cache[str(h)][1] for h in wanted)
+    return FeeStats(avg_fees_sat=total / len(wanted), blocks=len(wanted), end_height=height)

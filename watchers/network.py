@@ -1,16 +1,67 @@
-"""The network watcher: difficulty epoch, difficulty, hashrate, fees, price and hashprice."""
+"""The network watcher (issue 3): difficulty epoch, difficulty, hashrate, fees, price and hashprice,
+combined from several sources with failover.
+
+Each group of values (epoch, difficulty, hashrate, tip height, fees, price) is asked of the
+configured sources in priority order; the first that answers sane data serves it, and every
+failure before it is reported in ``PollResult.errors[source]``. ``Observation.source`` names the
+source of each value; a derived value (hashprice, ...) names all its inputs' sources joined by
+``+`` (``"mempool+kraken"``).
+
+A source that times out, cannot be reached or answers 429 is not asked again within the same
+poll (a dead mempool would otherwise cost one timeout per endpoint, and a rate-limited one
+would only get angrier). Garbage in one endpoint does not stop the others being asked.
+
+Sanity bounds: difficulty or price <= 0, a projection beyond ±100 %, or difficulty/price moving
+more than 50 % since the last accepted value are rejected (the next source is tried). A jump
+that three consecutive polls agree on (within 5 %) is accepted as real, so one bad value can
+never lock the watcher out for good.
+
+Metrics and units: see the README section "Network metrics" and ``watchers/hashprice.py``.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
 
+import aiohttp
 from pydantic import BaseModel, ConfigDict
 
 from rules.durations import Duration
-from watchers.base import Observation, PollContext, PollResult
-from watchers.bitcoind import BitcoindSourceConfig
-from watchers.mempool import MempoolSourceConfig, fetch_difficulty_adjustment
-from watchers.price import PriceSourceConfig
+from watchers import hashprice as hp
+from watchers.base import Event, Observation, PollContext, PollResult, SourceError, fetch_json, require_number
+from watchers.bitcoind import (
+    BitcoindRpc,
+    BitcoindSourceConfig,
+    NodeInfo,
+    fetch_avg_fees,
+    fetch_epoch,
+    fetch_node_info,
+)
+from watchers.mempool import (
+    EPOCH_BLOCKS,
+    EpochInfo,
+    FeeStats,
+    HashrateInfo,
+    MempoolSourceConfig,
+    fetch_difficulty_adjustment,
+    fetch_hashrate,
+    fetch_price_usd,
+    fetch_reward_stats,
+    fetch_tip_height,
+)
+from watchers.price import PriceSourceConfig, fetch_coinbase, fetch_kraken
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_JUMP_PCT = 50.0  # difficulty or price moving more than this in one poll is rejected
+JUMP_CONFIRM_POLLS = 3  # ... unless this many consecutive polls agree on the new level
+JUMP_CONFIRM_TOLERANCE = 0.05  # "agree": within 5 % of the first rejected value
+MEMPOOL_FEE_BLOCKS = 144
 
 
 class NetworkWatcherConfig(BaseModel):
@@ -22,7 +73,151 @@ class NetworkWatcherConfig(BaseModel):
     price_sources: list[Literal["mempool", "kraken", "coinbase"]] = ["mempool", "kraken", "coinbase"]
 
 
+def _is_outage(err: SourceError) -> bool:
+    """A failure that every other endpoint of the same source would repeat this poll."""
+    return err.message.startswith(("HTTP 429", "timed out", "connection failed", "HTTP 401", "HTTP 403"))
+
+
+class _Source:
+    """One upstream within one poll: memoises each fetch (value or error) and stops asking
+    after an outage."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._memo: dict[str, Any] = {}
+        self._outage: SourceError | None = None
+
+    async def once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        if key not in self._memo:
+            if self._outage is not None:
+                raise self._outage
+            try:
+                self._memo[key] = await fetch()
+            except SourceError as err:
+                if _is_outage(err):
+                    self._outage = err
+                self._memo[key] = err
+        value = self._memo[key]
+        if isinstance(value, SourceError):
+            raise value
+        return value
+
+
+class _MempoolChain(_Source):
+    def __init__(self, session: aiohttp.ClientSession, cfg: MempoolSourceConfig, now: datetime) -> None:
+        super().__init__("mempool")
+        self.session, self.cfg, self.now = session, cfg, now
+
+    async def epoch(self) -> EpochInfo:
+        return await self.once(
+            "epoch", lambda: fetch_difficulty_adjustment(self.session, self.cfg, now=self.now)
+        )
+
+    async def _hashrate(self) -> HashrateInfo:
+        return await self.once("hashrate", lambda: fetch_hashrate(self.session, self.cfg))
+
+    async def difficulty(self) -> float:
+        value = (await self._hashrate()).difficulty
+        if value <= 0:
+            raise SourceError(self.name, "currentDifficulty is 0 (mempool's node is unreachable)")
+        return value
+
+    async def hashrate(self) -> float:
+        value = (await self._hashrate()).hashrate_hs
+        if value <= 0:
+            raise SourceError(self.name, "currentHashrate is 0 (unknown)")
+        return value
+
+    async def tip_height(self) -> int:
+        return await self.once("tip", lambda: fetch_tip_height(self.session, self.cfg))
+
+    async def fees(self) -> FeeStats:
+        return await self.once("fees", lambda: fetch_reward_stats(self.session, self.cfg, MEMPOOL_FEE_BLOCKS))
+
+    async def price(self) -> float:
+        return await self.once("price", lambda: fetch_price_usd(self.session, self.cfg, now=self.now))
+
+
+class _BitcoindChain(_Source):
+    def __init__(
+        self, session: aiohttp.ClientSession, cfg: BitcoindSourceConfig, now: datetime, state: dict[str, Any]
+    ) -> None:
+        super().__init__("bitcoind")
+        self.rpc = BitcoindRpc(session, cfg)
+        self.cfg, self.now, self.state = cfg, now, state
+
+    async def _node(self) -> NodeInfo:
+        return await self.once("node", lambda: fetch_node_info(self.rpc))
+
+    async def epoch(self) -> EpochInfo:
+        height = await self.tip_height()
+        return await self.once("epoch", lambda: fetch_epoch(self.rpc, height, now=self.now))
+
+    async def difficulty(self) -> float:
+        value = (await self._node()).difficulty
+        if value <= 0:
+            raise SourceError(self.name, f"difficulty {value:g} is not positive")
+        return value
+
+    async def hashrate(self) -> float:
+        value = (await self._node()).hashrate_hs
+        if value <= 0:
+            raise SourceError(self.name, "getnetworkhashps is 0 (unknown)")
+        return value
+
+    async def tip_height(self) -> int:
+        return (await self._node()).height
+
+    async def fees(self) -> FeeStats:
+        height = await self.tip_height()
+        cache = self.state.setdefault("bitcoind_fees", {})
+        return await self.once("fees", lambda: fetch_avg_fees(self.rpc, height, self.cfg.fee_blocks, cache))
+
+
+class _PriceOnly(_Source):
+    def __init__(self, name: str, fetch: Callable[[], Awaitable[float]]) -> None:
+        super().__init__(name)
+        self._fetch = fetch
+
+    async def price(self) -> float:
+        return await self.once("price", self._fetch)
+
+
+class _Errors:
+    """Failures of one poll, grouped per source and identical message: ``"mempool": "epoch,
+    difficulty: HTTP 429 (HTML error page)"``."""
+
+    def __init__(self) -> None:
+        self.by_source: dict[str, dict[str, list[str]]] = {}
+        self.retry_after_s: float | None = None
+
+    def add(self, what: str, err: SourceError) -> None:
+        whats = self.by_source.setdefault(err.source, {}).setdefault(err.message, [])
+        if what not in whats:
+            whats.append(what)
+        if err.retry_after_s is not None:
+            self.retry_after_s = max(self.retry_after_s or 0.0, err.retry_after_s)
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            source: "; ".join(f"{', '.join(whats)}: {message}" for message, whats in messages.items())
+            for source, messages in self.by_source.items()
+        }
+
+
+def _joined(*sources: str) -> str:
+    return "+".join(dict.fromkeys(s for src in sources for s in src.split("+")))
+
+
 class NetworkWatcher:
+    """Implements :class:`watchers.base.Watcher`. State kept in ``ctx.state``:
+
+    * ``last``: metric -> [value, unix s] of the last accepted difficulty (raw) and price;
+    * ``pending``: metric -> [value, polls] of a jump waiting to be confirmed;
+    * ``epoch``: ``next_retarget_height`` and ``projected_change_pct`` of the last poll;
+    * ``bitcoind_fees``: the getblockstats cache (height -> [hash, totalfee sat]).
+    """
+
     id = "network"
 
     def __init__(
@@ -32,20 +227,217 @@ class NetworkWatcher:
         bitcoind: BitcoindSourceConfig | None = None,
         price: PriceSourceConfig | None = None,
     ) -> None:
+        if "bitcoind" in cfg.sources and bitcoind is None:
+            raise ValueError("the network watcher lists source 'bitcoind' but no bitcoind config was given")
         self.cfg = cfg
         self.mempool = mempool
         self.bitcoind = bitcoind
         self.price = price or PriceSourceConfig()
 
     async def poll(self, ctx: PollContext) -> PollResult:
-        epoch = await fetch_difficulty_adjustment(ctx.session, self.mempool, now=ctx.now)
+        state = ctx.state
+        errors = _Errors()
+        mempool = _MempoolChain(ctx.session, self.mempool, ctx.now)
+        chain: list[_MempoolChain | _BitcoindChain] = []
+        for name in self.cfg.sources:
+            if name == "mempool":
+                chain.append(mempool)
+            elif self.bitcoind is not None:
+                chain.append(_BitcoindChain(ctx.session, self.bitcoind, ctx.now, state))
+        prices: list[_MempoolChain | _PriceOnly] = []
+        for name in self.cfg.price_sources:
+            if name == "mempool":
+                prices.append(mempool)
+            elif name == "kraken":
+                prices.append(_PriceOnly("kraken", lambda: fetch_kraken(ctx.session, self.price)))
+            else:
+                prices.append(_PriceOnly("coinbase", lambda: fetch_coinbase(ctx.session, self.price)))
+
+        now_s = ctx.now.timestamp()
+        epoch = await _first(chain, "epoch", lambda s: s.epoch(), errors)
+        difficulty = await _first(
+            chain,
+            "difficulty",
+            lambda s: _checked(s.name, "difficulty", s.difficulty(), state, now_s),
+            errors,
+        )
+        hashrate = await _first(chain, "hashrate", lambda s: s.hashrate(), errors)
+        tip = await _first(chain, "tip height", lambda s: s.tip_height(), errors)
+        fees = await _first(chain, "fees", lambda s: s.fees(), errors)
+        price = await _first(
+            prices, "price", lambda s: _checked(s.name, "price", s.price(), state, now_s), errors
+        )
+
         result = PollResult()
-        for metric, value in (
-            ("difficulty.next_change", epoch.next_change_pct),
-            ("difficulty.progress", epoch.progress_pct),
-            ("difficulty.blocks_left", float(epoch.blocks_left)),
-            ("difficulty.retarget_eta", epoch.retarget_eta_s),
-            ("difficulty.last_change", epoch.last_change_pct),
-        ):
-            result.observations.append(Observation(metric, value, ctx.now, "mempool"))
+
+        def emit(metric: str, value: float, source: str) -> None:
+            result.observations.append(Observation(metric, value, ctx.now, source))
+
+        if epoch is not None:
+            info, src = epoch
+            emit("difficulty.next_change", info.next_change_pct, src)
+            emit("difficulty.progress", info.progress_pct, src)
+            emit("difficulty.blocks_left", float(info.blocks_left), src)
+            emit("difficulty.retarget_eta", info.retarget_eta_s, src)
+            emit("difficulty.last_change", info.last_change_pct, src)
+        if difficulty is not None:
+            emit("difficulty", difficulty[0] / 1e12, difficulty[1])
+        if hashrate is not None:
+            emit("hashrate", hashrate[0] / 1e18, hashrate[1])
+        if price is not None:
+            emit("price", price[0], price[1])
+        if tip is not None and fees is not None:
+            subsidy = hp.subsidy_btc(tip[0] + 1)  # what the next block pays
+            avg_fees = fees[0].avg_fees_sat / hp.SATS_PER_BTC
+            emit("subsidy", subsidy, tip[1])
+            emit("fees", avg_fees, fees[1])
+            if subsidy + avg_fees > 0:
+                emit("fee_share", hp.fee_share_pct(subsidy, avg_fees), _joined(tip[1], fees[1]))
+            if difficulty is not None:
+                src = _joined(difficulty[1], tip[1], fees[1])
+                emit("hashprice.btc", hp.hashprice_btc(difficulty[0], subsidy, avg_fees), src)
+                if price is not None:
+                    src_usd = _joined(src, price[1])
+                    emit("hashprice", hp.hashprice_usd(difficulty[0], subsidy, avg_fees, price[0]), src_usd)
+                    if epoch is not None:
+                        projected = difficulty[0] * (1 + epoch[0].next_change_pct / 100)
+                        emit(
+                            "hashprice.next",
+                            hp.hashprice_usd(projected, subsidy, avg_fees, price[0]),
+                            _joined(src_usd, epoch[1]),
+                        )
+        elif tip is not None:
+            emit("subsidy", hp.subsidy_btc(tip[0] + 1), tip[1])
+
+        result.errors = errors.as_dict()
+        if not result.observations:
+            summary = "; ".join(f"{s}: {m}" for s, m in result.errors.items()) or "no source configured"
+            raise SourceError(
+                "network", f"every source failed ({summary})", retry_after_s=errors.retry_after_s
+            )
+
+        if epoch is not None:
+            event = _retarget_event(state, epoch[0], epoch[1], difficulty[0] if difficulty else None, ctx.now)
+            if event is not None:
+                result.events.append(event)
         return result
+
+
+async def _first(
+    sources: Sequence[Any], what: str, get: Callable[[Any], Awaitable[T]], errors: _Errors
+) -> tuple[T, str] | None:
+    """The first source, in priority order, that answers ``get`` without a SourceError."""
+    for source in sources:
+        try:
+            return await get(source), source.name
+        except SourceError as err:
+            errors.add(what, err)
+    return None
+
+
+async def _checked(
+    source: str, metric: str, pending: Awaitable[float], state: dict[str, Any], now_s: float
+) -> float:
+    """Reject a non-positive value or a jump over MAX_JUMP_PCT from the last accepted value,
+    unless JUMP_CONFIRM_POLLS polls in a row agree on the new level; record what is accepted."""
+    value = await pending
+    if value <= 0:
+        raise SourceError(source, f"{metric} {value:g} is not positive")
+    last = state.setdefault("last", {}).get(metric)
+    waiting = state.setdefault("pending", {})
+    if last is not None and last[0] > 0:
+        change = (value / last[0] - 1) * 100
+        if abs(change) > MAX_JUMP_PCT:
+            seen = waiting.get(metric)
+            if seen is None or abs(value / seen[0] - 1) > JUMP_CONFIRM_TOLERANCE:
+                seen = waiting[metric] = [value, 0, None]
+            if seen[2] != now_s:  # count each poll once, however many sources agree in it
+                seen[1] += 1
+                seen[2] = now_s
+            if seen[1] < JUMP_CONFIRM_POLLS:
+                raise SourceError(
+                    source,
+                    f"{metric} {value:.6g} moved {change:+.0f}% from {last[0]:.6g} in one poll: rejected",
+                )
+            logger.warning("%s jump to %.6g confirmed by %d polls: accepted", metric, value, seen[1])
+    waiting.pop(metric, None)
+    state["last"][metric] = [value, now_s]
+    return value
+
+
+def _retarget_event(
+    state: dict[str, Any], epoch: EpochInfo, source: str, difficulty: float | None, now: datetime
+) -> Event | None:
+    """A ``retarget`` event when the epoch changed since the last poll. The first poll ever only
+    records the epoch; an epoch going backwards (a lagging source) is ignored."""
+    last = state.get("epoch")
+    event = None
+    if last is not None and epoch.next_retarget_height > last["next_retarget_height"]:
+        height = epoch.next_retarget_height - EPOCH_BLOCKS
+        skipped = height != last["next_retarget_height"]  # epochs passed while we were not polling
+        event = Event(
+            kind="retarget",
+            key=f"retarget:{height}",
+            at=now,
+            source=source,
+            data={
+                "height": height,
+                "realised_change_pct": epoch.last_change_pct,
+                "projected_change_pct": None if skipped else last["projected_change_pct"],
+                "difficulty": None if difficulty is None else difficulty / 1e12,
+            },
+        )
+    if last is None or epoch.next_retarget_height >= last["next_retarget_height"]:
+        state["epoch"] = {
+            "next_retarget_height": epoch.next_retarget_height,
+            "projected_change_pct": epoch.next_change_pct,
+        }
+    return event
+
+
+async def backfill(
+    session: aiohttp.ClientSession, mempool_cfg: MempoolSourceConfig, now: datetime
+) -> list[Observation]:
+    """A year of history so charts have data from day one: one ``difficulty`` (T) observation per
+    retarget from ``/api/v1/mining/difficulty-adjustments/1y`` (rows ``[timestamp s, height,
+    difficulty, ratio]``) and one ``hashrate`` (EH/s) per day from ``/api/v1/mining/hashrate/1y``
+    (``hashrates[].avgHashrate`` in H/s, daily averages), each at its historical time, oldest
+    first. Rows in the future or with non-positive values are garbage: SourceError."""
+    base = mempool_cfg.base_url.rstrip("/")
+    source = "mempool"
+    limit = now.timestamp() + 3600
+    rows = await fetch_json(
+        session,
+        base + "/api/v1/mining/difficulty-adjustments/1y",
+        source=source,
+        timeout_s=mempool_cfg.timeout_s,
+    )
+    if not isinstance(rows, list):
+        raise SourceError(source, "difficulty-adjustments is not a list")
+    out: list[Observation] = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) < 3:
+            raise SourceError(
+                source, f"difficulty-adjustments row {row!r} is not [time, height, difficulty, ...]"
+            )
+        fields = {"timestamp": row[0], "difficulty": row[2]}
+        ts = require_number(fields, "timestamp", source=source)
+        difficulty = require_number(fields, "difficulty", source=source)
+        if difficulty <= 0 or not 0 < ts <= limit:
+            raise SourceError(source, f"difficulty-adjustments row {row!r} is out of range")
+        out.append(Observation("difficulty", difficulty / 1e12, datetime.fromtimestamp(ts, UTC), source))
+    history = await fetch_json(
+        session, base + "/api/v1/mining/hashrate/1y", source=source, timeout_s=mempool_cfg.timeout_s
+    )
+    daily = history.get("hashrates") if isinstance(history, dict) else None
+    if not isinstance(daily, list):
+        raise SourceError(source, "hashrate history has no 'hashrates' list")
+    for point in daily:
+        ts = require_number(point, "timestamp", source=source)
+        hashrate = require_number(point, "avgHashrate", source=source)
+        if not 0 < ts <= limit or hashrate < 0:
+            raise SourceError(source, f"hashrate point {point!r} is out of range")
+        if hashrate > 0:  # 0 = no data for that day
+            out.append(Observation("hashrate", hashrate / 1e18, datetime.fromtimestamp(ts, UTC), source))
+    out.sort(key=lambda o: (o.at, o.metric))
+    return out
