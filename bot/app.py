@@ -1,0 +1,193 @@
+"""Everything is wired here, once (conventions §8): the PTB Application with AIORateLimiter, the
+handlers, one error handler, the shared aiohttp session, and the JobQueue jobs (one per watcher
+named ``watch:<id>``, plus ``outbox:drain`` and ``alerts:stale``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+
+import aiohttp
+from telegram import BotCommand, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+from bot import chat_commands, commands, membership
+from bot.dbworker import DbWorker
+from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
+from bot.notifier import Notifier
+from bot.pipeline import IngestOptions, Pipeline
+from bot.registry import build_watchers, source_links
+from bot.services import SERVICES_KEY, ScheduledWatcher, Services, services, utc_now
+from bot.settings import Settings
+from storage.db import open_db
+
+logger = logging.getLogger(__name__)
+
+MENU = [
+    BotCommand("alert", "add an alert, e.g. difficulty.next_change > 3%"),
+    BotCommand("alerts", "list this chat's alerts"),
+    BotCommand("delete", "delete an alert by number"),
+    BotCommand("status", "the current numbers"),
+    BotCommand("fleet", "set your fleet: J/TH and USD/kWh"),
+    BotCommand("snooze", "pause alerts for a while"),
+    BotCommand("quiet", "set quiet hours"),
+    BotCommand("mute", "stop all alerts in this chat"),
+    BotCommand("unmute", "resume alerts in this chat"),
+    BotCommand("filings", "latest financing filings"),
+    BotCommand("tz", "time zone for times shown here"),
+    BotCommand("help", "all commands with examples"),
+]
+
+ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
+
+
+class MissingTokenError(Exception):
+    pass
+
+
+def create_services(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    watchers: list[ScheduledWatcher] | None = None,
+    db: DbWorker | None = None,
+) -> Services:
+    dbw = db or DbWorker(open_db(settings.storage.path))
+    links = source_links(settings)
+    opts = IngestOptions(
+        links=links,
+        send_resolved=settings.alerts.send_resolved,
+        stale_after_s=settings.alerts.stale_after,
+    )
+    return Services(
+        settings=settings,
+        db=dbw,
+        pipeline=Pipeline(dbw, clock, opts),
+        watchers=build_watchers(settings) if watchers is None else watchers,
+        clock=clock,
+        links=links,
+    )
+
+
+async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    job = context.job
+    assert job is not None and svc.session is not None
+    scheduled: ScheduledWatcher = job.data  # type: ignore[assignment]
+    outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
+    if outcome.queued and svc.notifier is not None:
+        await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
+
+
+async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    if svc.notifier is not None:
+        await svc.notifier.drain()
+
+
+async def stale_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await services(context).pipeline.check_stale()
+
+
+def schedule_jobs(app: Application, svc: Services) -> None:
+    jq = app.job_queue
+    assert jq is not None, "install python-telegram-bot[job-queue]"
+    for sw in svc.watchers:
+        jq.run_repeating(
+            watch_job,
+            interval=sw.every_s,
+            first=1,
+            name=f"watch:{sw.watcher.id}",
+            data=sw,
+            job_kwargs={
+                # APScheduler's default grace of 1 s silently skips runs after a stall.
+                "misfire_grace_time": max(1, sw.every_s),
+                "coalesce": True,
+                "max_instances": 1,  # a slow source never overlaps itself
+                "jitter": min(5, sw.every_s // 10),  # stagger sources (thundering herd)
+            },
+        )
+    jq.run_repeating(
+        drain_job,
+        interval=svc.settings.delivery.drain_every,
+        first=0,
+        name="outbox:drain",
+        job_kwargs={"misfire_grace_time": 5, "coalesce": True, "max_instances": 1},
+    )
+    jq.run_repeating(
+        stale_job,
+        interval=60,
+        first=60,
+        name="alerts:stale",
+        job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
+    )
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one error path: log with the traceback; tell the user something went wrong."""
+    logger.error("unhandled error: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(
+                "⚠️ Something went wrong on our side; the operator has the details. Please try again."
+            )
+        except Exception as exc:  # the report itself failed: log, never loop
+            logger.warning("could not tell the user about an error: %s", escape(str(exc)))
+
+
+def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
+    token = svc.settings.telegram.token
+    if token is None or not token.get_secret_value().strip():
+        raise MissingTokenError(
+            "No Telegram bot token. Create a bot with @BotFather in Telegram (/newbot), then put its "
+            "token in the environment: export TELEGRAM_BOT_TOKEN=123456:ABC... "
+            "(or MINERWATCH_TELEGRAM__TOKEN)."
+        )
+
+    # Whoever configured logging, the token stays out of it.
+    install_secret_masking([token.get_secret_value(), token.get_secret_value().split(":")[-1]])
+    quiet_secret_leaking_loggers()
+
+    async def post_init(app: Application) -> None:
+        svc.session = aiohttp.ClientSession()
+        svc.notifier = Notifier(
+            app.bot,
+            svc.db,
+            svc.clock,
+            batch=svc.settings.delivery.batch,
+            max_attempts=svc.settings.delivery.max_attempts,
+        )
+        if with_jobs:
+            schedule_jobs(app, svc)
+            await app.bot.set_my_commands(MENU)
+        logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")
+
+    async def post_shutdown(app: Application) -> None:
+        if svc.notifier is not None:
+            try:
+                await svc.notifier.drain()  # flush what can go out now
+            except Exception as exc:
+                logger.warning("final drain failed: %s", exc)
+        if svc.session is not None:
+            await svc.session.close()
+        svc.db.close()
+        logger.info("stopped cleanly")
+
+    app = (
+        ApplicationBuilder()
+        .token(token.get_secret_value())
+        .base_url(svc.settings.telegram.base_url)
+        .base_file_url(svc.settings.telegram.base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=0))  # RetryAfter reaches the notifier's outbox logic
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    app.bot_data[SERVICES_KEY] = svc
+    commands.register(app)
+    chat_commands.register(app)
+    membership.register(app)
+    app.add_error_handler(error_handler)
+    return app

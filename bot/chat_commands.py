@@ -1,0 +1,330 @@
+"""Per-chat settings and read-outs: /status, /fleet, /snooze, /quiet, /mute, /unmute, /tz, /filings.
+
+In groups only administrators may change settings or rules (checked with Telegram and cached
+briefly); anyone may read /alerts, /status and /filings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot.commands import command_argument, reply
+from bot.messages import SOURCE_NAMES, label
+from bot.permissions import admin_only
+from bot.services import services
+from rules.catalogue import format_value
+from rules.durations import DurationError, format_duration, parse_duration
+from rules.fleet import Fleet, fleet_metrics
+from rules.grammar import RuleError
+from rules.quiet import format_quiet, parse_quiet, zone
+from storage import chats, events, observations
+from storage import rules as rule_store
+from storage.clock import iso, parse_iso
+from watchers.hashprice import blocks_to_halving
+
+
+def _ago(at: str | None, now: datetime) -> str:
+    when = parse_iso(at)
+    if when is None:
+        return "never"
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 90:
+        return f"{seconds}s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def status_text(
+    snapshot: dict[str, dict[str, Any]], settings: dict[str, Any], now: datetime, tz: ZoneInfo
+) -> str:
+    """The current numbers in a few short lines."""
+    if not snapshot:
+        return "No data yet: the watchers have not reported. Try again in a minute."
+    v = {k: row["value"] for k, row in snapshot.items()}
+
+    def fmt(metric: str) -> str:
+        return escape(format_value(metric, v[metric], tz))
+
+    lines = ["<b>MinerWatch status</b>"]
+    if "hashprice" in v:
+        line = f"Hashprice <b>{fmt('hashprice')}</b>"
+        if "hashprice.btc" in v:
+            line += f" ({fmt('hashprice.btc')})"
+        if "hashprice.next" in v:
+            line += f" · next epoch {fmt('hashprice.next')}"
+        lines.append(line)
+    if "difficulty" in v or "difficulty.next_change" in v:
+        parts = []
+        if "difficulty" in v:
+            parts.append(f"Difficulty {fmt('difficulty')}")
+        if "difficulty.next_change" in v:
+            proj = f"projection <b>{fmt('difficulty.next_change')}</b>"
+            if "difficulty.blocks_left" in v:
+                proj += f" in {fmt('difficulty.blocks_left')}"
+            if "difficulty.retarget_eta" in v:
+                proj += f" (≈ {fmt('difficulty.retarget_eta')})"
+            parts.append(proj)
+        lines.append(" · ".join(parts))
+    market = [f"{label(m)} {fmt(m)}" for m in ("hashrate", "price", "fees", "fee_share") if m in v]
+    if market:
+        lines.append(" · ".join(market))
+    if "height" in v:
+        lines.append(f"Halving in {blocks_to_halving(int(v['height'])):,} blocks")
+    fleet = settings.get("fleet")
+    if fleet and "hashprice" in v:
+        econ = fleet_metrics(v["hashprice"], Fleet(**fleet))
+        lines.append(
+            f"Your fleet ({fleet['efficiency_j_per_th']:g} J/TH, ${fleet['power_usd_per_kwh']:g}/kWh): "
+            f"breakeven <b>{escape(format_value('breakeven', econ['breakeven']))}</b> · "
+            f"margin {escape(format_value('margin', econ['margin']))} · "
+            f"profit {escape(format_value('profit', econ['profit']))}"
+        )
+    hub = settings.get("hub")
+    power_metric = f"power.{hub.lower()}" if hub else None
+    if power_metric and power_metric in v:
+        lines.append(f"Power {escape(hub)} {fmt(power_metric)}")
+    newest = max((row["at"] for row in snapshot.values()), default=None)
+    sources = sorted({SOURCE_NAMES.get(row["source"], row["source"]) for row in snapshot.values()})
+    lines.append(f"<i>{escape(', '.join(sources))} · updated {_ago(newest, now)}</i>")
+    return "\n".join(lines)
+
+
+async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    snapshot = await svc.db(observations.latest_all)
+    settings = await svc.db(chats.get_settings, chat.id)
+    row = await svc.db(chats.get_chat, chat.id)
+    tz = ZoneInfo((row or {}).get("tz") or "UTC")
+    await reply(update, status_text(snapshot, settings, svc.clock(), tz))
+
+
+FLEET_EXAMPLE = (
+    "<code>/fleet 18 0.045</code> (J/TH, USD/kWh), "
+    "optionally <code>hosting 0.01</code> and <code>hub HB_WEST</code>"
+)
+
+
+@admin_only
+async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    args = command_argument(update).split()
+    now = svc.clock()
+    await svc.db(chats.ensure_chat, chat.id, chat.type, chat.title, now)
+    if not args:
+        fleet = (await svc.db(chats.get_settings, chat.id)).get("fleet")
+        if not fleet:
+            await reply(update, f"No fleet set. Set one: {FLEET_EXAMPLE}")
+        else:
+            await reply(
+                update,
+                f"Fleet: {fleet['efficiency_j_per_th']:g} J/TH at ${fleet['power_usd_per_kwh']:g}/kWh"
+                f" + ${fleet.get('hosting_usd_per_kwh', 0):g}/kWh hosting",
+            )
+        return
+    if args == ["off"]:
+        await svc.db(chats.update_settings, chat.id, now, fleet=None, hub=None)
+        await reply(update, "Fleet removed.")
+        return
+    try:
+        efficiency, power = float(args[0]), float(args[1])
+        rest = args[2:]
+        hosting, hub = 0.0, None
+        while rest:
+            word = rest.pop(0).lower()
+            if word == "hosting" and rest:
+                hosting = float(rest.pop(0))
+            elif word == "hub" and rest:
+                hub = rest.pop(0).upper()
+            else:
+                raise ValueError(f"unexpected {word!r}")
+        fleet = Fleet(efficiency_j_per_th=efficiency, power_usd_per_kwh=power, hosting_usd_per_kwh=hosting)
+    except (ValueError, IndexError) as err:
+        problem = (
+            str(err) if "unexpected" in str(err) or "must" in str(err) else "give efficiency and power price"
+        )
+        await reply(update, f"❌ {escape(problem)}. Example: {FLEET_EXAMPLE}")
+        return
+    stored = {
+        "efficiency_j_per_th": fleet.efficiency_j_per_th,
+        "power_usd_per_kwh": fleet.power_usd_per_kwh,
+        "hosting_usd_per_kwh": fleet.hosting_usd_per_kwh,
+    }
+    await svc.db(chats.update_settings, chat.id, now, fleet=stored, **({"hub": hub} if hub else {}))
+    text = f"✅ Fleet set: {efficiency:g} J/TH at ${power:g}/kWh" + (
+        f" + ${hosting:g}/kWh hosting" if hosting else ""
+    )
+    if hub:
+        text += f", power hub {escape(hub)}"
+    last = await svc.db(observations.latest, "hashprice")
+    if last is not None:
+        econ = fleet_metrics(last[0], fleet)
+        text += (
+            f"\nAt hashprice {escape(format_value('hashprice', last[0]))}: breakeven "
+            f"<b>{escape(format_value('breakeven', econ['breakeven']))}</b>, margin "
+            f"{escape(format_value('margin', econ['margin']))}"
+        )
+    await reply(update, text)
+
+
+@admin_only
+async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    args = command_argument(update).split()
+    now = svc.clock()
+    example = "<code>/snooze 2h</code> (all alerts) or <code>/snooze 30m 2</code> (alert number 2)"
+    if args == ["off"]:
+        await svc.db(chats.update_settings, chat.id, now, snooze_until=None, snooze_rules=None)
+        await reply(update, "Snooze lifted.")
+        return
+    if not args or len(args) > 2:
+        await reply(update, f"❌ Say for how long. Example: {example}")
+        return
+    try:
+        seconds = parse_duration(args[0])
+    except DurationError as err:
+        await reply(update, f"❌ {escape(str(err))}. Example: {example}")
+        return
+    until = now + timedelta(seconds=seconds)
+    if len(args) == 1:
+        await svc.db(chats.update_settings, chat.id, now, snooze_until=iso(until))
+        await reply(
+            update, f"😴 All alerts snoozed for {format_duration(seconds)} (until {until:%H:%M} UTC)."
+        )
+        return
+    rules = await svc.db(rule_store.list_rules, chat.id)
+    if not args[1].isdigit() or not 1 <= int(args[1]) <= len(rules):
+        await reply(
+            update, f"❌ There is no alert number {escape(args[1])}: /alerts lists them. Example: {example}"
+        )
+        return
+    rule = rules[int(args[1]) - 1]
+    snoozed = dict((await svc.db(chats.get_settings, chat.id)).get("snooze_rules") or {})
+    snoozed[str(rule["id"])] = iso(until)
+    await svc.db(chats.update_settings, chat.id, now, snooze_rules=snoozed)
+    await reply(update, f"😴 <code>{escape(rule['text'])}</code> snoozed for {format_duration(seconds)}.")
+
+
+@admin_only
+async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    arg = command_argument(update)
+    now = svc.clock()
+    if arg in ("", "off"):
+        await svc.db(chats.update_settings, chat.id, now, quiet=None)
+        await reply(
+            update,
+            "Quiet hours off."
+            if arg
+            else "Quiet hours hold alerts overnight, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>; "
+            "<code>/quiet off</code> ends them.",
+        )
+        return
+    try:
+        q = parse_quiet(arg)
+    except RuleError as err:
+        await reply(update, f"❌ {escape(str(err))}")
+        return
+    await svc.db(
+        chats.update_settings,
+        chat.id,
+        now,
+        quiet={"start": q.start.strftime("%H:%M"), "end": q.end.strftime("%H:%M"), "tz": q.tz},
+    )
+    await reply(
+        update,
+        f"🌙 Quiet hours {escape(format_quiet(q))}: alerts wait and arrive as one summary when they end. "
+        "Rules written with a leading ! (severe) still come through.",
+    )
+
+
+@admin_only
+async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=True)
+    await reply(update, "🔇 Muted: no alerts in this chat until /unmute.")
+
+
+@admin_only
+async def cmd_unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=None)
+    await reply(update, "🔔 Unmuted: alerts are back on.")
+
+
+@admin_only
+async def cmd_tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    arg = command_argument(update)
+    try:
+        tz = zone(arg) if arg else None
+    except RuleError as err:
+        await reply(update, f"❌ {escape(str(err))}")
+        return
+    if tz is None:
+        await reply(update, "Give an IANA time zone, for example <code>/tz America/Chicago</code>.")
+        return
+    await svc.db(chats.ensure_chat, chat.id, chat.type, chat.title, svc.clock())
+    await svc.db(_set_tz, chat.id, str(tz.key))
+    await reply(
+        update,
+        f"🕑 Times in this chat are now shown in {escape(tz.key)} "
+        f"(now {svc.clock().astimezone(tz):%H:%M}).",
+    )
+
+
+def _set_tz(db: Any, chat_id: int, tz: str) -> None:
+    db.execute("UPDATE chats SET tz = ? WHERE id = ?", [tz, chat_id])
+
+
+async def cmd_filings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    rows = await svc.db(events.recent_events, "filing", 10)
+    if not rows:
+        await reply(update, "No filings recorded yet. Alert on new ones: <code>/alert filings</code>")
+        return
+    lines = ["<b>Latest filings</b>"]
+    for r in rows:
+        data = r["data"]
+        assert isinstance(data, dict)
+        url = data.get("url")
+        summary = escape(str(data.get("summary", r["key"])))
+        lines.append(f'• <a href="{escape(str(url), quote=True)}">{summary}</a>' if url else f"• {summary}")
+    await reply(update, "\n".join(lines))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("status", cmd_status))
+    app.add_handler(CommandHandler("fleet", cmd_fleet))
+    app.add_handler(CommandHandler("snooze", cmd_snooze))
+    app.add_handler(CommandHandler("quiet", cmd_quiet))
+    app.add_handler(CommandHandler("mute", cmd_mute))
+    app.add_handler(CommandHandler("unmute", cmd_unmute))
+    app.add_handler(CommandHandler("tz", cmd_tz))
+    app.add_handler(CommandHandler("filings", cmd_filings))

@@ -1,0 +1,165 @@
+"""``python -m bot``: run | once [--json] | check | filing PATH_OR_URL [--json]; --config on each."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.logs import setup_logging
+from bot.settings import ConfigError, Settings, load_settings, masked_dump
+from watchers.base import PollContext
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="MinerWatch: Telegram alerts for Bitcoin miners"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="path to config.toml (default: $MINERWATCH_CONFIG or ./config.toml)")
+    sub.add_parser("run", parents=[common], help="run the bot (needs TELEGRAM_BOT_TOKEN)")
+    once = sub.add_parser(
+        "once", parents=[common], help="poll every enabled source once and print the snapshot"
+    )
+    once.add_argument("--json", action="store_true", help="print JSON: {metrics, sources, errors}")
+    sub.add_parser("check", parents=[common], help="validate the config and print it, secrets masked")
+    filing = sub.add_parser("filing", parents=[common], help="classify one filing and extract its terms")
+    filing.add_argument("document", help="path or URL of a filing document (HTML or text)")
+    filing.add_argument("--json", action="store_true", help='print {"kind": ..., "terms": {...}}')
+    return parser
+
+
+def _load(path: str | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as err:
+        print(f"minerwatch: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+
+
+def cmd_run(settings: Settings) -> int:
+    from bot.app import ALLOWED_UPDATES, MissingTokenError, build_application, create_services
+
+    token = settings.telegram.token
+    setup_logging(secrets=[token.get_secret_value()] if token else [])
+    try:
+        if token is None or not token.get_secret_value().strip():
+            raise MissingTokenError(
+                "No Telegram bot token. Create a bot with @BotFather in Telegram (/newbot), then put its "
+                "token in the environment: export TELEGRAM_BOT_TOKEN=123456:ABC... "
+                "(or MINERWATCH_TELEGRAM__TOKEN), and run `make run` again."
+            )
+        svc = create_services(settings)
+        app = build_application(svc)
+    except (MissingTokenError, ValueError) as err:
+        print(f"minerwatch: {err}", file=sys.stderr)
+        return 2
+    # run_polling stops on SIGINT/SIGTERM (what Procfile hosts send) and then runs post_shutdown:
+    # stop polling, flush the outbox, close the session and the database.
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=settings.telegram.poll_timeout_s)
+    return 0
+
+
+async def poll_once(settings: Settings) -> dict[str, Any]:
+    from bot.registry import build_watchers
+    from bot.services import utc_now
+
+    metrics: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    events: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session:
+        for sw in build_watchers(settings):
+            try:
+                result = await sw.watcher.poll(PollContext(session=session, now=utc_now(), state={}))
+            except Exception as exc:
+                errors[sw.watcher.id] = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                continue
+            for obs in result.observations:
+                metrics[obs.metric] = obs.value
+                sources[obs.metric] = obs.source
+            errors.update(result.errors)
+            events += [{"kind": e.kind, "key": e.key, **dict(e.data)} for e in result.events if e.announce]
+    return {"metrics": metrics, "sources": sources, "errors": errors, "events": events}
+
+
+def cmd_once(settings: Settings, as_json: bool) -> int:
+    setup_logging(level="WARNING")
+    try:
+        snapshot = asyncio.run(poll_once(settings))
+    except ValueError as err:
+        print(f"minerwatch: {err}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(snapshot, indent=2, sort_keys=True, default=str))
+    else:
+        from rules.catalogue import format_value
+
+        for name in sorted(snapshot["metrics"]):
+            value = snapshot["metrics"][name]
+            print(f"{name:32} {format_value(name, value):>28}  ({snapshot['sources'][name]})")
+        for source, message in sorted(snapshot["errors"].items()):
+            print(f"ERROR {source}: {message}")
+    return 1 if snapshot["errors"] else 0
+
+
+def cmd_check(settings: Settings, path: str | None) -> int:
+    from bot.settings import resolve_config_path
+
+    print(f"# config OK: {resolve_config_path(path)}")
+    print(json.dumps(masked_dump(settings), indent=2, sort_keys=True))
+    if settings.telegram.token is None:
+        print("# note: no Telegram token set; `run` needs TELEGRAM_BOT_TOKEN", file=sys.stderr)
+    return 0
+
+
+def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
+    from watchers.edgar import fetch_filing_document
+    from watchers.filing_terms import analyse_filing
+
+    if document.startswith(("http://", "https://")):
+
+        async def fetch() -> str:
+            async with aiohttp.ClientSession() as session:
+                return await fetch_filing_document(session, settings.sources.edgar, document)
+
+        try:
+            text = asyncio.run(fetch())
+        except Exception as err:
+            print(f"minerwatch: could not fetch {document}: {err}", file=sys.stderr)
+            return 1
+    else:
+        path = Path(document)
+        if not path.exists():
+            print(f"minerwatch: no such file: {document}", file=sys.stderr)
+            return 1
+        text = path.read_text(encoding="utf-8", errors="replace")
+    info = analyse_filing(text)
+    if as_json:
+        print(json.dumps(info.to_json(), indent=2, sort_keys=True))
+    else:
+        print(f"kind: {info.kind}")
+        for key, value in info.terms.items():
+            print(f"{key}: {value if value is not None else '-'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = _load(args.config)
+    if args.command == "run":
+        return cmd_run(settings)
+    if args.command == "once":
+        return cmd_once(settings, args.json)
+    if args.command == "check":
+        return cmd_check(settings, args.config)
+    if args.command == "filing":
+        return cmd_filing(settings, args.document, args.json)
+    return 2

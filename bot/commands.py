@@ -1,0 +1,232 @@
+"""The core chat commands: /start, /help, /alert, /alerts, /delete.
+
+Every malformed command gets a reply that names the problem and shows a correct example;
+nothing is stored from a bad command.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot.permissions import admin_only
+from bot.services import services
+from rules.catalogue import format_value
+from rules.grammar import RuleError, format_rule, parse_rule
+from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
+from storage import chats, observations
+from storage import rules as rule_store
+
+logger = logging.getLogger(__name__)
+
+CHAT_SCOPED = ("breakeven", "margin", "profit", "curtail.margin")
+TELEGRAM_MAX_CHARS = 4096
+
+WELCOME = (
+    "⛏ <b>MinerWatch</b> watches Bitcoin mining economics and tells this chat when they cross "
+    "your thresholds: difficulty and its projection, hashrate, hashprice, BTC price and fees, "
+    "ERCOT power prices against your fleet's breakeven, and new financing filings by listed miners.\n\n"
+    "Try:\n"
+    "<code>/alert difficulty.next_change &gt; 3%</code>: the projected retarget passes +3%\n"
+    "<code>/alert hashprice &lt; 45</code>: hashprice falls below $45/PH/day\n"
+    "<code>/alert retarget</code>: every difficulty adjustment\n"
+    "<code>/alerts</code> lists your alerts, <code>/delete 1</code> removes one, "
+    "<code>/help</code> shows all."
+)
+
+HELP = (
+    "<b>Commands</b>\n"
+    "/alert <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
+    "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
+    "<code>/alert filings MARA RIOT convertible</code>\n"
+    "/alerts: list this chat's alerts, numbered\n"
+    "/delete <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>\n"
+    "/status: the current numbers\n"
+    "/fleet <i>J/TH</i> <i>USD/kWh</i>: set your fleet, e.g. <code>/fleet 18 0.045</code>\n"
+    "/snooze <i>duration</i> [n]: pause alerts, e.g. <code>/snooze 2h</code>\n"
+    "/quiet <i>HH:MM-HH:MM</i> [tz]: quiet hours, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>\n"
+    "/mute, /unmute: stop or resume all alerts in this chat\n"
+    "/tz <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>\n"
+    "/filings: the latest financing filings seen\n"
+    "/start: welcome and examples\n"
+    "/help: this list\n\n"
+    "Rules: <code>METRIC OP VALUE [for DURATION] [every DURATION]</code> with OP one of "
+    "&lt; &lt;= &gt; &gt;= above below. A leading ! marks a rule severe (it passes quiet hours)."
+)
+
+
+def command_argument(update: Update) -> str:
+    """The raw text after ``/command`` or ``/command@BotName``."""
+    message = update.effective_message
+    text = (message.text or message.caption or "") if message else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def rule_metric(rule: Rule) -> tuple[str, str]:
+    """(metric key the rule is indexed under, kind) for storage."""
+    if isinstance(rule, ThresholdRule):
+        return rule.metric, "threshold"
+    if isinstance(rule, ChangeRule):
+        return rule.metric, "change"
+    if rule.event == "curtail":
+        return "curtail.margin", "event"
+    return f"event:{rule.event}", "event"
+
+
+async def reply(update: Update, text: str) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    for chunk in paginate(text):
+        await message.reply_text(chunk, parse_mode=ParseMode.HTML, do_quote=False)
+
+
+def paginate(text: str, limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
+    """Split on line boundaries so no message exceeds Telegram's limit."""
+    if len(text) <= limit:
+        return [text]
+    pages: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single over-long line: hard cut
+            if current:
+                pages.append(current)
+                current = ""
+            pages.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pages.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pages.append(current)
+    return pages
+
+
+async def _remember_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    svc = services(context)
+    title = chat.title or chat.username or chat.full_name
+    await svc.db(chats.ensure_chat, chat.id, chat.type, title, svc.clock())
+
+
+async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _remember_chat(update, context)
+    await reply(update, WELCOME)
+
+
+async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, HELP)
+
+
+async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    text = command_argument(update)
+    if not text:
+        await reply(
+            update,
+            "Say what to watch after /alert, for example:\n"
+            "<code>/alert difficulty.next_change &gt; 3%</code>",
+        )
+        return
+    try:
+        rule = parse_rule(text)
+    except RuleError as err:
+        await reply(update, f"❌ {escape(str(err))}")
+        return
+    canonical = format_rule(rule)
+    metric, kind = rule_metric(rule)
+    await _remember_chat(update, context)
+    if metric in CHAT_SCOPED:
+        settings = await svc.db(chats.get_settings, chat.id)
+        if not settings.get("fleet"):
+            await reply(
+                update,
+                f"❌ <code>{escape(metric)}</code> depends on your fleet: set it first, for example "
+                "<code>/fleet 18 0.045</code> (J/TH and USD/kWh).",
+            )
+            return
+    try:
+        rule_id = await svc.db(
+            rule_store.add_rule,
+            chat.id,
+            canonical,
+            metric,
+            kind,
+            svc.clock(),
+            max_rules=svc.settings.alerts.max_rules_per_chat,
+        )
+    except rule_store.TooManyRules as err:
+        await reply(
+            update, f"❌ This chat already has {err.limit} alerts, the most allowed. /delete one first."
+        )
+        return
+    if rule_id is None:
+        await reply(update, f"This chat already has <code>{escape(canonical)}</code>. /alerts lists them.")
+        return
+    logger.info("rule added chat=%s rule=%s text=%r", chat.id, rule_id, canonical)
+    now_line = ""
+    if not isinstance(rule, EventRule):
+        last = await svc.db(observations.latest, rule.metric)
+        if last is not None:
+            now_line = f"\nNow: {escape(format_value(rule.metric, last[0]))}"
+    await reply(update, f"✅ Alert set: <code>{escape(canonical)}</code>{now_line}")
+
+
+async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    rows = await svc.db(rule_store.list_rules, chat.id)
+    if not rows:
+        await reply(update, "No alerts yet. Add one: <code>/alert difficulty.next_change &gt; 3%</code>")
+        return
+    lines = [f"<b>Alerts in this chat</b> ({len(rows)})"]
+    lines += [f"{i}. <code>{escape(r['text'])}</code>" for i, r in enumerate(rows, start=1)]
+    lines.append("Delete one with <code>/delete N</code>.")
+    await reply(update, "\n".join(lines))
+
+
+async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    arg = command_argument(update)
+    if not arg.isdigit() or int(arg) < 1:
+        problem = (
+            "Give the alert's number from /alerts" if not arg else f"{escape(arg)!s} is not an alert number"
+        )
+        await reply(update, f"❌ {problem}, for example <code>/delete 1</code>.")
+        return
+    removed = await svc.db(rule_store.delete_rule_at, chat.id, int(arg))
+    if removed is None:
+        count = len(await svc.db(rule_store.list_rules, chat.id))
+        await reply(
+            update,
+            f"❌ There is no alert number {int(arg)}: this chat has {count}. /alerts lists them.",
+        )
+        return
+    logger.info("rule deleted chat=%s rule=%s", chat.id, removed["id"])
+    await reply(update, f"🗑 Deleted: <code>{escape(removed['text'])}</code>")
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("start", cmd_start))
+    app.add_handler(CommandHandler("help", cmd_help))
+    app.add_handler(CommandHandler("alert", admin_only(cmd_alert)))
+    app.add_handler(CommandHandler("alerts", cmd_alerts))
+    app.add_handler(CommandHandler("delete", admin_only(cmd_delete)))

@@ -1,0 +1,123 @@
+"""Alert texts: short HTML. First line the fact with the number in bold, second the context
+(threshold, blocks left, source), then a link. Everything from users or sources is escaped, and
+nothing exceeds Telegram's 4,096 characters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, tzinfo
+from html import escape
+from typing import Any
+
+from rules.catalogue import format_value, lookup
+from rules.model import ChangeRule, Reason, ThresholdRule
+
+TELEGRAM_MAX_CHARS = 4096
+TRUNCATION_MARK = "\n… (truncated)"
+
+SOURCE_NAMES = {
+    "mempool": "mempool.space",
+    "bitcoind": "your Bitcoin Core node",
+    "kraken": "Kraken",
+    "coinbase": "Coinbase",
+    "ercot": "ERCOT",
+    "edgar": "SEC EDGAR",
+}
+
+_OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
+
+
+def truncate(text: str, limit: int = TELEGRAM_MAX_CHARS) -> str:
+    """Cut to Telegram's limit with a visible marker (Alertmanager's TruncateInRunes)."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+
+
+def label(metric: str) -> str:
+    info = lookup(metric)
+    return info.label if info else metric
+
+
+def source_line(source: str, links: Mapping[str, str]) -> str:
+    name = escape(SOURCE_NAMES.get(source, source))
+    url = links.get(source)
+    return f'<a href="{escape(url, quote=True)}">{name}</a>' if url else name
+
+
+def _context(metric: str, snapshot: Mapping[str, float], tz: tzinfo) -> list[str]:
+    """The numbers a reader wants next to this metric, taken from the same snapshot."""
+    parts: list[str] = []
+    if metric.startswith("difficulty"):
+        if "difficulty.blocks_left" in snapshot:
+            parts.append(f"{format_value('difficulty.blocks_left', snapshot['difficulty.blocks_left'])} left")
+        if "difficulty.retarget_eta" in snapshot:
+            eta = format_value("difficulty.retarget_eta", snapshot["difficulty.retarget_eta"], tz)
+            parts.append(f"retarget ≈ {eta}")
+    elif metric.startswith("hashprice") or metric in ("margin", "profit", "breakeven"):
+        for other in ("price", "difficulty"):
+            if other in snapshot:
+                parts.append(f"{label(other).lower()} {format_value(other, snapshot[other])}")
+    return parts
+
+
+def alert_message(
+    *,
+    rule: ThresholdRule | ChangeRule,
+    reason: Reason,
+    value: float | None,
+    snapshot: Mapping[str, float],
+    source: str,
+    links: Mapping[str, str],
+    rule_text: str,
+    tz: tzinfo = UTC,
+    reference: float | None = None,
+    stale_minutes: int | None = None,
+) -> str:
+    name = escape(label(rule.metric))
+    shown = format_value(rule.metric, value, tz) if value is not None else "n/a"
+    if reason is Reason.NO_DATA:
+        head = f"⚠️ <b>No data for {escape(rule.metric)} for {stale_minutes or 0} min</b>"
+        ctx = ["this alert waits until the source answers again"]
+    elif isinstance(rule, ThresholdRule):
+        threshold = format_value(rule.metric, rule.value, tz)
+        word = _OP_WORDS[str(rule.op)]
+        if reason is Reason.RESOLVED:
+            head = f"✅ <b>{name} {escape(shown)}</b>"
+            ctx = [f"back from {word} {escape(threshold)}"]
+        else:
+            icon = "🔁" if reason is Reason.REPEAT else ("🚨" if rule.severe else "🔔")
+            head = f"{icon} <b>{name} {escape(shown)}</b>"
+            ctx = [f"{word} your threshold {escape(threshold)}"]
+    else:
+        was = format_value(rule.metric, reference, tz) if reference is not None else "n/a"
+        if reason is Reason.RESOLVED:
+            head = f"✅ <b>{name} {escape(shown)}</b>"
+            ctx = [f"no longer {rule.direction[:-1]}ing {rule.pct:g}% in the window"]
+        else:
+            icon = "🔁" if reason is Reason.REPEAT else ("🚨" if rule.severe else "🔔")
+            head = f"{icon} <b>{name} {escape(shown)}</b>"
+            ctx = [f"{rule.direction} from {escape(was)} (≥ {rule.pct:g}%)"]
+    ctx += [escape(p) for p in _context(rule.metric, snapshot, tz)]
+    lines = [head, " · ".join(ctx), f"{source_line(source, links)} · <code>{escape(rule_text)}</code>"]
+    return truncate("\n".join(lines))
+
+
+def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo = UTC) -> str:
+    if kind == "retarget":
+        realised = data.get("realised_change_pct")
+        projected = data.get("projected_change_pct")
+        head = f"⛏ <b>Difficulty retarget at block {int(data.get('height', 0)):,}: {realised:+.2f}%</b>"
+        ctx = (
+            f"last projection {projected:+.2f}%" if isinstance(projected, int | float) else "new epoch began"
+        )
+        if isinstance(data.get("difficulty"), int | float):
+            ctx += f" · difficulty {format_value('difficulty', float(data['difficulty']))}"
+        return truncate(f"{head}\n{escape(ctx)}\n{source_line(str(data.get('source', 'mempool')), links)}")
+    if kind == "filing":
+        summary = escape(str(data.get("summary", "new filing")))
+        url = data.get("url")
+        link = f'<a href="{escape(str(url), quote=True)}">filing index</a>' if url else "SEC EDGAR"
+        kind_name = escape(str(data.get("kind", "other")).replace("_", " "))
+        return truncate(f"📄 <b>{summary}</b>\n{kind_name}\n{link}")
+    return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

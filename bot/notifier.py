@@ -1,0 +1,108 @@
+"""Drains the outbox to Telegram. A row is marked sent only after Telegram returns the Message;
+a crash in between re-sends at most that one message after restart (at-least-once, deduplicated
+by the outbox key everywhere before it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+
+from bot.dbworker import DbWorker
+from bot.send_errors import Action, classify
+from storage import chats, outbox
+
+logger = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(
+        self,
+        bot: Bot,
+        db: DbWorker,
+        clock: Callable[[], datetime],
+        *,
+        batch: int = 200,
+        max_attempts: int = 20,
+        on_sent: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.bot = bot
+        self.db = db
+        self.clock = clock
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.on_sent = on_sent
+        self._lock = asyncio.Lock()  # one drain at a time: a row is never sent by two drains
+
+    async def drain(self) -> int:
+        """Send every due row once; return how many were confirmed sent."""
+        async with self._lock:
+            rows = await self.db(outbox.due, self.clock(), self.batch)
+            if not rows:
+                return 0
+            # One task per chat keeps each chat's messages in order; chats go side by side so one
+            # slow chat never holds the others. The rate limiter paces the whole.
+            per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+            for row in rows:
+                per_chat.setdefault(row["chat_id"], []).append(row)
+            results = await asyncio.gather(*(self._send_chat(rs) for rs in per_chat.values()))
+            return sum(results)
+
+    async def _send_chat(self, rows: list[dict[str, Any]]) -> int:
+        sent = 0
+        for row in rows:
+            verdict_stop = await self._send_one(row)
+            if verdict_stop is None:
+                sent += 1
+            elif verdict_stop:
+                break  # this chat is blocked or waiting: leave its later rows for the next drain
+        return sent
+
+    async def _send_one(self, row: dict[str, Any]) -> bool | None:
+        """None when sent; True when the chat's remaining rows should wait; False to go on."""
+        key, chat_id = row["key"], row["chat_id"]
+        try:
+            message = await self.bot.send_message(
+                chat_id=chat_id,
+                text=row["text"],
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except Exception as exc:  # classified below; anything unknown backs off
+            return await self._handle_failure(row, exc)
+        await self.db(outbox.mark_sent, key, message.message_id, self.clock())
+        logger.info("sent outbox=%s chat=%s rule=%s reason=%s", key, chat_id, row["rule_id"], row["reason"])
+        if self.on_sent:
+            self.on_sent(row)
+        return None
+
+    async def _handle_failure(self, row: dict[str, Any], exc: BaseException) -> bool:
+        key, chat_id, attempts = row["key"], row["chat_id"], row["attempts"]
+        verdict = classify(exc, attempts)
+        now = self.clock()
+        logger.warning(
+            "send failed outbox=%s chat=%s attempt=%d action=%s reason=%s",
+            key,
+            chat_id,
+            attempts + 1,
+            verdict.action,
+            verdict.reason,
+        )
+        if verdict.action is Action.MIGRATE and verdict.new_chat_id is not None:
+            await self.db(chats.migrate_chat, chat_id, verdict.new_chat_id, now)
+            return True  # the rows now carry the new id; the next drain re-sends them there
+        if verdict.action is Action.DEACTIVATE:
+            await self.db(chats.set_active, chat_id, False, now)
+            await self.db(outbox.fail_chat, chat_id, verdict.reason)
+            return True
+        if verdict.action is Action.DROP or attempts + 1 >= self.max_attempts:
+            await self.db(outbox.mark_failed, key, verdict.reason)
+            return False
+        await self.db(outbox.mark_retry, key, now + timedelta(seconds=verdict.delay_s), verdict.reason)
+        return True

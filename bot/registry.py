@@ -1,0 +1,37 @@
+"""Which watchers run, built from the settings. Adding a source family touches its own module,
+its config model in bot/settings.py and one line here."""
+
+from __future__ import annotations
+
+from bot.services import ScheduledWatcher
+from bot.settings import Settings
+from watchers.edgar import FilingsWatcher
+from watchers.ercot import PowerWatcher
+from watchers.network import NetworkWatcher
+
+
+def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
+    """The enabled watchers with their poll intervals. Raises ValueError for unusable config
+    (e.g. the filings watcher without an EDGAR user agent) with a message naming the key."""
+    out: list[ScheduledWatcher] = []
+    w, s = settings.watchers, settings.sources
+    if w.network.enabled:
+        out.append(
+            ScheduledWatcher(NetworkWatcher(w.network, s.mempool, s.bitcoind, s.price), w.network.every)
+        )
+    if w.power.enabled:
+        out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
+    if w.filings.enabled:
+        out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
+    return out
+
+
+def source_links(settings: Settings) -> dict[str, str]:
+    """Where a reader can check a number, per source."""
+    return {
+        "mempool": settings.sources.mempool.base_url.rstrip("/") + "/mining",
+        "kraken": "https://www.kraken.com/prices/bitcoin",
+        "coinbase": "https://www.coinbase.com/price/bitcoin",
+        "ercot": "https://www.ercot.com/content/cdr/html/real_time_spp.html",
+        "edgar": settings.sources.edgar.www_url.rstrip("/") + "/cgi-bin/browse-edgar?action=getcurrent",
+    }

@@ -1,0 +1,168 @@
+"""Settings: ``config.toml`` plus environment, validated strictly at start.
+
+Sources, highest priority first: environment variables ``MINERWATCH_<SECTION>__<KEY>`` (nested
+delimiter ``__``, e.g. ``MINERWATCH_WATCHERS__NETWORK__EVERY=30s``), then the TOML file (path from
+``--config``, else ``MINERWATCH_CONFIG``, else ``./config.toml``). The bot token may also come from
+``TELEGRAM_BOT_TOKEN``. Unknown keys and bad values fail at start with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rules.durations import Duration
+from watchers.bitcoind import BitcoindSourceConfig
+from watchers.edgar import EdgarSourceConfig, FilingsWatcherConfig
+from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
+from watchers.mempool import MempoolSourceConfig
+from watchers.network import NetworkWatcherConfig
+from watchers.price import PriceSourceConfig
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+CONFIG_ENV = "MINERWATCH_CONFIG"
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+
+_config_path: ContextVar[Path] = ContextVar("minerwatch_config_path", default=DEFAULT_CONFIG_PATH)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramConfig(_Section):
+    token: SecretStr | None = None  # prefer TELEGRAM_BOT_TOKEN in the environment
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    admins: list[int] = Field(default_factory=list)  # user ids allowed to manage channels / get health alerts
+    poll_timeout_s: int = 30  # getUpdates long-poll timeout
+
+
+class StorageConfig(_Section):
+    path: Path = Path("data/minerwatch.db")
+    keep_observations: Duration = 400 * 86400  # older rows are thinned
+
+
+class SourcesConfig(_Section):
+    mempool: MempoolSourceConfig = Field(default_factory=MempoolSourceConfig)
+    bitcoind: BitcoindSourceConfig = Field(default_factory=BitcoindSourceConfig)
+    price: PriceSourceConfig = Field(default_factory=PriceSourceConfig)
+    ercot: ErcotSourceConfig = Field(default_factory=ErcotSourceConfig)
+    edgar: EdgarSourceConfig = Field(default_factory=EdgarSourceConfig)
+
+
+class WatchersConfig(_Section):
+    network: NetworkWatcherConfig = Field(default_factory=NetworkWatcherConfig)
+    power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
+    filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
+
+
+class AlertsConfig(_Section):
+    """Alertmanager's names, so users recognise them (conventions §5)."""
+
+    max_rules_per_chat: int = Field(default=50, ge=1, le=1000)
+    send_resolved: bool = True
+    stale_after: Duration = 30 * 60  # a source silent this long makes its rules say "no data"
+    source_failing_after: Duration = 10 * 60  # admins hear of a failing source after this long
+
+
+class DeliveryConfig(_Section):
+    drain_every: Duration = 1  # how often the outbox is drained (it is also kicked on each new row)
+    batch: int = Field(default=200, ge=1)
+    max_attempts: int = Field(default=20, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MINERWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    watchers: WatchersConfig = Field(default_factory=WatchersConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_path.get())
+        return (init_settings, env_settings, toml)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_from_standard_env(cls, data: Any) -> Any:
+        token = os.environ.get(TOKEN_ENV)
+        if token and isinstance(data, dict):
+            telegram = data.get("telegram")
+            if not isinstance(telegram, dict):
+                telegram = {} if telegram is None else telegram
+            if isinstance(telegram, dict) and not telegram.get("token"):
+                data["telegram"] = {**telegram, "token": token}
+        return data
+
+
+class ConfigError(Exception):
+    """A bad config: the message names each bad key and what is wrong with it."""
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key (check its spelling and section)")
+        elif e["type"] == "missing":
+            lines.append(f"{key}: required")
+        else:
+            value = e.get("input")
+            shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+            lines.append(f"{key}: {e['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    if path:
+        return Path(path)
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load and validate; raise ConfigError naming the offending keys."""
+    cfg_path = resolve_config_path(path)
+    if path is not None and not cfg_path.exists():
+        raise ConfigError(f"config file {cfg_path} does not exist")
+    token = _config_path.set(cfg_path)
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise ConfigError(f"invalid config ({cfg_path}):\n{_describe(err)}") from err
+    except ValueError as err:  # TOML syntax errors surface as ValueError subclasses
+        raise ConfigError(f"cannot read config {cfg_path}: {err}") from err
+    finally:
+        _config_path.reset(token)
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret shown as ``**********``."""
+    return settings.model_dump(mode="json")

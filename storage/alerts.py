@@ -1,0 +1,23 @@
+"""Alert state per rule (ok / pending / firing ...), as rules.model.AlertState JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage.clock import iso
+
+
+def get_state(db: Database, rule_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT state FROM alerts WHERE rule_id = ?", [rule_id]))
+    return json.loads(rows[0]["state"]) if rows else None
+
+
+def put_state(db: Database, rule_id: int, state: dict[str, Any], now: datetime) -> None:
+    db["alerts"].upsert(
+        {"rule_id": rule_id, "state": json.dumps(state, sort_keys=True), "updated_at": iso(now)},
+        pk="rule_id",
+    )

@@ -1,0 +1,103 @@
+"""The schema, as named sqlite-utils migrations. Add new ones at the end; never edit old ones."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("minerwatch")
+
+
+@migrations(transactional=False)
+def m001_wal(db: Database) -> None:
+    if db.conn.execute("PRAGMA database_list").fetchone()[2]:  # not for :memory:
+        db.enable_wal()
+
+
+@migrations()
+def m002_core(db: Database) -> None:
+    db["chats"].create(
+        {
+            "id": int,  # Telegram chat id (private > 0, groups < 0, supergroups/channels -100...)
+            "type": str,  # private | group | supergroup | channel
+            "title": str,
+            "active": int,  # 0 when blocked/kicked: its rules cost nothing
+            "tz": str,  # IANA zone for times shown and quiet hours
+            "settings": str,  # JSON: fleet, quiet hours, snooze, mute
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        defaults={"active": 1, "tz": "UTC", "settings": "{}"},
+        not_null={"type", "active"},
+    )
+    db["rules"].create(
+        {
+            "id": int,
+            "chat_id": int,
+            "text": str,  # canonical text (rules.grammar.format_rule): parses back to the same rule
+            "metric": str,  # indexed: an observation touches only the rules on its metric
+            "kind": str,  # threshold | change | event
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("chat_id", "chats", "id")],
+        not_null={"chat_id", "text", "kind"},
+    )
+    db["rules"].create_index(["metric"])
+    db["rules"].create_index(["chat_id"])
+    db["alerts"].create(
+        {"rule_id": int, "state": str, "updated_at": str},  # rules.model.AlertState as JSON
+        pk="rule_id",
+        foreign_keys=[("rule_id", "rules", "id")],
+    )
+    db["observations"].create(
+        {"id": int, "metric": str, "value": float, "at": str, "source": str},
+        pk="id",
+        not_null={"metric", "value", "at", "source"},
+    )
+    db["observations"].create_index(["metric", "at"])
+    db["events"].create(
+        {
+            "key": str,  # stable identity: a filing/retarget is announced once, ever
+            "kind": str,
+            "at": str,
+            "source": str,
+            "data": str,
+            "announce": int,
+            "recorded_at": str,
+        },
+        pk="key",
+    )
+    db["outbox"].create(
+        {
+            "key": str,  # idempotency key: the same alert to the same chat is never queued twice
+            "chat_id": int,
+            "rule_id": int,
+            "reason": str,  # firing | resolved | repeat | no_data | event | ...
+            "text": str,  # HTML
+            "priority": int,  # lower first: private alerts before channel posts
+            "status": str,  # pending | sent | failed | held
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "telegram_message_id": int,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="key",
+        defaults={"status": "pending", "attempts": 0, "priority": 10},
+        not_null={"chat_id", "text", "status"},
+    )
+    db["outbox"].create_index(["status", "next_attempt_at"])
+    db["watcher_state"].create(
+        {
+            "id": str,  # watcher id: network | power | filings
+            "state": str,  # the watcher's own JSON state (cursors, last values)
+            "last_success": str,
+            "last_error": str,
+            "failing_since": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )

@@ -1,0 +1,70 @@
+"""The time series of every metric, with the source each value came from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage.clock import iso, parse_iso
+from watchers.base import Observation
+
+
+def insert_observations(db: Database, observations: Iterable[Observation]) -> int:
+    rows = [{"metric": o.metric, "value": o.value, "at": iso(o.at), "source": o.source} for o in observations]
+    if rows:
+        db["observations"].insert_all(rows)
+    return len(rows)
+
+
+def latest(db: Database, metric: str) -> tuple[float, datetime, str] | None:
+    rows = list(
+        db.query(
+            "SELECT value, at, source FROM observations WHERE metric = ? ORDER BY at DESC, id DESC LIMIT 1",
+            [metric],
+        )
+    )
+    if not rows:
+        return None
+    at = parse_iso(rows[0]["at"])
+    assert at is not None
+    return rows[0]["value"], at, rows[0]["source"]
+
+
+def latest_all(db: Database) -> dict[str, dict[str, Any]]:
+    """The newest value of every metric: {metric: {"value", "at", "source"}}."""
+    rows = db.query(
+        "SELECT o.metric, o.value, o.at, o.source FROM observations o "
+        "JOIN (SELECT metric, MAX(id) AS id FROM observations GROUP BY metric) m ON m.id = o.id"
+    )
+    return {r["metric"]: {"value": r["value"], "at": r["at"], "source": r["source"]} for r in rows}
+
+
+def value_at_or_before(db: Database, metric: str, when: datetime) -> float | None:
+    """The metric's value as it stood at ``when`` (for change-over-window rules)."""
+    rows = list(
+        db.query(
+            "SELECT value FROM observations WHERE metric = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1",
+            [metric, iso(when)],
+        )
+    )
+    return rows[0]["value"] if rows else None
+
+
+def history(db: Database, metric: str, since: datetime) -> list[tuple[datetime, float]]:
+    out = []
+    for r in db.query(
+        "SELECT at, value FROM observations WHERE metric = ? AND at >= ? ORDER BY at", [metric, iso(since)]
+    ):
+        at = parse_iso(r["at"])
+        assert at is not None
+        out.append((at, r["value"]))
+    return out
+
+
+def thin(db: Database, before: datetime) -> int:
+    """Delete observations older than ``before``; return how many went."""
+    cur = db.execute("DELETE FROM observations WHERE at < ?", [iso(before)])
+    return cur.rowcount

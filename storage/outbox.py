@@ -1,0 +1,105 @@
+"""The outbox: every notification is a row before it is sent, marked sent only after Telegram
+confirms. The primary key is an idempotency key, so the same alert to the same chat is never
+queued twice; a restart resumes with whatever is still pending (conventions §6)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage.clock import iso
+
+PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
+PRIORITY_PRIVATE, PRIORITY_GROUP, PRIORITY_CHANNEL = 0, 5, 10
+
+
+def outbox_key(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def enqueue(
+    db: Database,
+    *,
+    key: str,
+    chat_id: int,
+    rule_id: int | None,
+    reason: str,
+    text: str,
+    now: datetime,
+    priority: int = PRIORITY_PRIVATE,
+    status: str = PENDING,
+) -> bool:
+    """Queue a message; False if a row with this key already exists (never queued twice)."""
+    cur = db.execute(
+        "INSERT OR IGNORE INTO outbox (key, chat_id, rule_id, reason, text, priority, status, attempts, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        [key, chat_id, rule_id, reason, text, priority, status, iso(now), iso(now)],
+    )
+    return cur.rowcount == 1
+
+
+def due(db: Database, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Pending rows whose time has come, private chats first, oldest first."""
+    return list(
+        db.query(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY priority, created_at, key LIMIT ?",
+            [iso(now), limit],
+        )
+    )
+
+
+def mark_sent(db: Database, key: str, message_id: int | None, now: datetime) -> None:
+    db.execute(
+        "UPDATE outbox SET status = 'sent', telegram_message_id = ?, sent_at = ?, attempts = attempts + 1 "
+        "WHERE key = ?",
+        [message_id, iso(now), key],
+    )
+
+
+def mark_retry(db: Database, key: str, next_attempt_at: datetime, error: str) -> None:
+    db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE key = ?",
+        [iso(next_attempt_at), error, key],
+    )
+
+
+def mark_failed(db: Database, key: str, error: str) -> None:
+    db.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE key = ?",
+        [error, key],
+    )
+
+
+def release_held(db: Database, chat_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Take a chat's held rows (quiet hours over): return them and mark them sent-as-summary."""
+    rows = list(
+        db.query("SELECT * FROM outbox WHERE chat_id = ? AND status = 'held' ORDER BY created_at", [chat_id])
+    )
+    if rows:
+        db.execute(
+            "UPDATE outbox SET status = 'summarised', sent_at = ? WHERE chat_id = ? AND status = 'held'",
+            [iso(now), chat_id],
+        )
+    return rows
+
+
+def depth(db: Database) -> int:
+    return db["outbox"].count_where("status = 'pending'")
+
+
+def count_by_status(db: Database) -> dict[str, int]:
+    return {r["status"]: r["n"] for r in db.query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")}
+
+
+def fail_chat(db: Database, chat_id: int, error: str) -> int:
+    """The chat blocked or removed the bot: its queued rows will never be delivered."""
+    cur = db.execute(
+        "UPDATE outbox SET status = 'failed', last_error = ? "
+        "WHERE chat_id = ? AND status IN ('pending', 'held')",
+        [error, chat_id],
+    )
+    return cur.rowcount

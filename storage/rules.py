@@ -1,0 +1,65 @@
+"""The rules chats have set. The text is canonical (rules.grammar.format_rule) and re-parsed on load."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage.clock import iso
+
+
+class TooManyRules(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this chat already has {limit} rules, the most allowed")
+        self.limit = limit
+
+
+def add_rule(
+    db: Database, chat_id: int, text: str, metric: str, kind: str, now: datetime, *, max_rules: int
+) -> int | None:
+    """Store a rule; return its id, or None when the chat already has the very same rule."""
+    with db.atomic():
+        if db["rules"].count_where("chat_id = ? AND text = ?", [chat_id, text]):
+            return None
+        if db["rules"].count_where("chat_id = ?", [chat_id]) >= max_rules:
+            raise TooManyRules(max_rules)
+        table = db["rules"]
+        table.insert(
+            {"chat_id": chat_id, "text": text, "metric": metric, "kind": kind, "created_at": iso(now)}
+        )
+        return int(table.last_pk)
+
+
+def list_rules(db: Database, chat_id: int) -> list[dict[str, Any]]:
+    """The chat's rules in the order /alerts numbers them (oldest first)."""
+    return list(db.query("SELECT * FROM rules WHERE chat_id = ? ORDER BY id", [chat_id]))
+
+
+def delete_rule_at(db: Database, chat_id: int, position: int) -> dict[str, Any] | None:
+    """Delete the rule numbered ``position`` (1-based, as /alerts shows) and its alert state."""
+    rules = list_rules(db, chat_id)
+    if not 1 <= position <= len(rules):
+        return None
+    rule = rules[position - 1]
+    with db.atomic():
+        db.execute("DELETE FROM alerts WHERE rule_id = ?", [rule["id"]])
+        db.execute("DELETE FROM rules WHERE id = ?", [rule["id"]])
+    return rule
+
+
+def rules_for_metric(db: Database, metric: str) -> list[dict[str, Any]]:
+    """Rules on one metric (or event, as ``event:<name>``) in active chats: the index lookup."""
+    return list(
+        db.query(
+            "SELECT rules.*, chats.type AS chat_type, chats.settings AS chat_settings, chats.tz AS chat_tz "
+            "FROM rules JOIN chats ON chats.id = rules.chat_id "
+            "WHERE rules.metric = ? AND chats.active = 1 ORDER BY rules.id",
+            [metric],
+        )
+    )
+
+
+def count_rules(db: Database) -> int:
+    return db["rules"].count
