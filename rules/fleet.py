@@ -32,7 +32,7 @@ class Fleet:
         if not self.efficiency_j_per_th > 0:
             raise ValueError(f"efficiency {self.efficiency_j_per_th!r} J/TH must be positive")
         if self.power_usd_per_kwh < 0 or self.hosting_usd_per_kwh < 0:
-            raise ValueError("power price and hosting fee cannot be negative")
+            raise ValueError("power price and hosting fee must not be negative")
 
 
 def kwh_per_ph_day(fleet: Fleet) -> float:
@@ -76,9 +76,10 @@ def curtail_margin_usd_per_mwh(power_usd_per_mwh: float, breakeven: float) -> fl
 
 
 def fleet_metrics(hashprice_usd_per_ph_day: float, fleet: Fleet) -> dict[str, float]:
-    """Everything a chat's /status shows about its fleet at one hashprice (USD/PH/day)."""
+    """The per-chat metrics of rules/catalogue.py at one hashprice (USD/PH/day):
+    ``breakeven`` (USD/MWh), ``margin`` (%) and ``profit`` (USD/PH/day)."""
     return {
-        "breakeven_usd_per_mwh": breakeven_usd_per_mwh(hashprice_usd_per_ph_day, fleet),
-        "margin_pct": margin_pct(hashprice_usd_per_ph_day, fleet),
-        "profit_usd_per_ph_day": profit_usd_per_ph_day(hashprice_usd_per_ph_day, fleet),
+        "breakeven": breakeven_usd_per_mwh(hashprice_usd_per_ph_day, fleet),
+        "margin": margin_pct(hashprice_usd_per_ph_day, fleet),
+        "profit": profit_usd_per_ph_day(hashprice_usd_per_ph_day, fleet),
     }

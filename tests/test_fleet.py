@@ -23,20 +23,21 @@ def test_s19xp_at_five_cents() -> None:
     # 21.5 J/TH: 1 TH/s draws 21.5 W = 516 Wh/day; 1 PH/s uses 516 kWh/day = $25.80 at $0.05/kWh.
     fleet = Fleet(efficiency_j_per_th=21.5, power_usd_per_kwh=0.05)
     got = fleet_metrics(HASHPRICE_2024_03_31, fleet)
+    assert set(got) == {"breakeven", "margin", "profit"}  # the chat metric names of rules/catalogue.py
     # $0.1079928/TH/day over 516 Wh/day = $209.29/MWh
-    assert got["breakeven_usd_per_mwh"] == pytest.approx(107.9927991364406 * 1000 / 516, rel=1e-12)
-    assert got["breakeven_usd_per_mwh"] == pytest.approx(209.288, abs=0.001)
-    assert got["profit_usd_per_ph_day"] == pytest.approx(107.9927991364406 - 25.80, rel=1e-12)
-    assert got["margin_pct"] == pytest.approx(76.1095, abs=1e-4)
+    assert got["breakeven"] == pytest.approx(107.9927991364406 * 1000 / 516, rel=1e-12)
+    assert got["breakeven"] == pytest.approx(209.288, abs=0.001)
+    assert got["profit"] == pytest.approx(107.9927991364406 - 25.80, rel=1e-12)
+    assert got["margin"] == pytest.approx(76.1095, abs=1e-4)
 
 
 def test_hosting_fee_lowers_the_breakeven_power_price() -> None:
     # $0.02/kWh hosting = $20/MWh paid on top of power: the power price you can afford drops by it.
     fleet = Fleet(efficiency_j_per_th=21.5, power_usd_per_kwh=0.05, hosting_usd_per_kwh=0.02)
     got = fleet_metrics(HASHPRICE_2024_03_31, fleet)
-    assert got["breakeven_usd_per_mwh"] == pytest.approx(209.28837041945852 - 20, rel=1e-12)
-    assert got["profit_usd_per_ph_day"] == pytest.approx(107.9927991364406 - 516 * 0.07, rel=1e-12)
-    assert got["margin_pct"] == pytest.approx(66.5533, abs=1e-4)
+    assert got["breakeven"] == pytest.approx(209.28837041945852 - 20, rel=1e-12)
+    assert got["profit"] == pytest.approx(107.9927991364406 - 516 * 0.07, rel=1e-12)
+    assert got["margin"] == pytest.approx(66.5533, abs=1e-4)
 
 
 def test_curtail_margin_sign() -> None:
@@ -55,10 +56,10 @@ def test_hosting_alone_can_exceed_revenue() -> None:
     ("kwargs", "message"),
     [
         ({"efficiency_j_per_th": 0.0, "power_usd_per_kwh": 0.05}, "must be positive"),
-        ({"efficiency_j_per_th": 20.0, "power_usd_per_kwh": -0.01}, "cannot be negative"),
+        ({"efficiency_j_per_th": 20.0, "power_usd_per_kwh": -0.01}, "must not be negative"),
         (
             {"efficiency_j_per_th": 20.0, "power_usd_per_kwh": 0.05, "hosting_usd_per_kwh": -1},
-            "cannot be negative",
+            "must not be negative",
         ),
     ],
 )

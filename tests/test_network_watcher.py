@@ -130,6 +130,7 @@ async def test_all_metrics_from_mempool_on_2024_03_31(serve: Serve) -> None:
     got = values(result)
     assert got["difficulty"] == pytest.approx(83.12699734002461, rel=1e-12)  # T
     assert got["price"] == 69880
+    assert got["height"] == 837050
     assert got["subsidy"] == 6.25  # next block 837051, before the 840 000 halving
     assert got["fees"] == pytest.approx(0.1360176425, rel=1e-12)  # 108 814 114 sat / 8 blocks, not / 144
     assert got["fee_share"] == pytest.approx(0.1360176425 / 6.3860176425 * 100, rel=1e-12)
@@ -194,6 +195,11 @@ async def test_real_docs_payloads_hashrate_and_partial_fee_window(serve: Serve) 
             -2.913529439274176,
         ),
         (
+            "difficulty-adjustment.computed-vector-mainnet-2022-08-19-quarter-epoch.json",
+            datetime(2022, 8, 19, 12, 0, tzinfo=UTC),
+            1.0420538959004633,
+        ),
+        (
             "difficulty-adjustment.computed-vector-mainnet-2023-05-04-lockin.json",
             datetime(2023, 5, 4, 15, 0, tzinfo=UTC),
             -1.4512637555574193,
@@ -206,6 +212,23 @@ async def test_other_real_epochs_are_accepted(
     url = await serve({DA: f(MEMPOOL, name)})
     got = values(await poll(watcher(url, price_sources=["mempool"]), now=now))
     assert got["difficulty.next_change"] == pytest.approx(next_change, rel=1e-12)
+
+
+def test_assembled_fixtures_match_the_recorded_blocks() -> None:
+    # The assembled 2024-03-31 payloads carry the recorded values of blocks-v1 and the worked example.
+    blocks = json.loads((MEMPOOL / "blocks-v1.mainnet-2024-03-31.trimmed.json").read_text())
+    newest = blocks[0]
+    assert (MEMPOOL / "blocks-tip-height.assembled-mainnet-2024-03-31.txt").read_text() == str(
+        newest["height"]
+    )
+    hashrate = json.loads((MEMPOOL / "mining-hashrate-3d.assembled-mainnet-2024-03-31.json").read_text())
+    assert hashrate["currentDifficulty"] == newest["difficulty"] == D_2024
+    rewards = json.loads(
+        (MEMPOOL / "mining-reward-stats.assembled-mainnet-2024-03-31-8-blocks.json").read_text()
+    )
+    assert int(rewards["totalReward"]) - int(rewards["totalFee"]) == 8 * 625_000_000
+    da = json.loads((MEMPOOL / "difficulty-adjustment.mainnet-2024-03-31.json").read_text())
+    assert da["nextRetargetHeight"] - da["remainingBlocks"] == newest["height"]
 
 
 # --- price failover ---------------------------------------------------------------------------------

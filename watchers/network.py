@@ -286,6 +286,8 @@ class NetworkWatcher:
             emit("hashrate", hashrate[0] / 1e18, hashrate[1])
         if price is not None:
             emit("price", price[0], price[1])
+        if tip is not None:
+            emit("height", float(tip[0]), tip[1])  # tip height, blocks (the /status halving countdown)
         if tip is not None and fees is not None:
             subsidy = hp.subsidy_btc(tip[0] + 1)  # what the next block pays
             avg_fees = fees[0].avg_fees_sat / hp.SATS_PER_BTC
