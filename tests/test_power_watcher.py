@@ -103,6 +103,7 @@ class FakeErcot:
         self.listing_override: Callable[[], web.StreamResponse] | None = None
         self.download_status: dict[str, int] = {}
         self.raw_listing: bytes | None = None
+        self.retry_after = ""
         self.base_url = ""
         self._next_id = 700_000_000
 
@@ -164,7 +165,8 @@ class FakeErcot:
         doc_id = request.query.get("doclookupId", "")
         self.downloads.append(doc_id)
         if doc_id in self.download_status:
-            return web.Response(status=self.download_status[doc_id], text="Internal Server Error")
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return web.Response(status=self.download_status[doc_id], text="refused", headers=headers)
         for d in self.docs:
             if d.doc_id == doc_id:
                 return web.Response(body=d.blob, content_type="application/zip")
@@ -493,6 +495,18 @@ async def test_listing_failures_are_source_errors(
         await poll(w, session, utc(2023, 5, 23, 2, 55), state)
     assert err.value.source == "ercot" and message in err.value.message
     assert state == before  # a failed poll leaves the state alone
+
+
+async def test_first_poll_download_429_hands_on_retry_after(
+    ercot: FakeErcot, session: aiohttp.ClientSession
+) -> None:
+    doc_id = ercot.publish(zipped(NORMAL_CSV), NORMAL_PUBLISHED, "20230522_2145")
+    ercot.download_status[doc_id] = 429
+    ercot.retry_after = "120"
+    with pytest.raises(SourceError) as err:
+        await poll(watcher_for(ercot.base_url), session, utc(2023, 5, 23, 3), {})
+    assert "HTTP 429" in err.value.message and doc_id in err.value.message
+    assert err.value.retry_after_s == 120.0
 
 
 async def test_ercot_unreachable(session: aiohttp.ClientSession) -> None:

@@ -245,6 +245,7 @@ class PowerWatcher:
             raise SourceError(SOURCE, "listing has no CSV documents")
 
         errors: list[str] = []
+        retry_after: float | None = None  # from a failed download, handed on if the poll fails
         for doc in self._to_download(docs, state):
             try:
                 _, blob = await fetch_bytes(
@@ -258,6 +259,7 @@ class PowerWatcher:
                 # Stop here: hammering a failing server is impolite. Not marked seen, so it is
                 # tried again next poll unless a newer document has been read by then.
                 errors.append(f"{doc.label}: download failed: {err.message}")
+                retry_after = err.retry_after_s
                 break
             try:
                 intervals = select_points(read_spp_zip(blob), self.cfg.points)
@@ -273,13 +275,16 @@ class PowerWatcher:
 
         _prune(state)
         if not state["intervals"]:
-            raise SourceError(SOURCE, "; ".join(errors) if errors else "no usable price document")
+            message = "; ".join(errors) if errors else "no usable price document"
+            raise SourceError(SOURCE, message, retry_after_s=retry_after)
         latest_start = max(state["intervals"], key=datetime.fromisoformat)
         latest_end = datetime.fromisoformat(state["intervals"][latest_start]["end"])
         if latest_end < ctx.now - STALE_AFTER:
             detail = f"; {'; '.join(errors)}" if errors else ""
             raise SourceError(
-                SOURCE, f"newest real-time price is for the interval ending {_iso(latest_end)}{detail}"
+                SOURCE,
+                f"newest real-time price is for the interval ending {_iso(latest_end)}{detail}",
+                retry_after_s=retry_after,
             )
 
         observations = self._observations(state, latest_start, latest_end)
