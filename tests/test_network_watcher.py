@@ -621,6 +621,11 @@ def test_config_defaults_and_strictness() -> None:
         NetworkWatcherConfig.model_validate({"sorces": ["mempool"]})
     with pytest.raises(ValueError, match="Input should be 'mempool' or 'bitcoind'"):
         NetworkWatcherConfig.model_validate({"sources": ["blockchain.info"]})
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        BitcoindSourceConfig(fee_blocks=0)
+    with pytest.raises(ValueError, match="greater than 0"):
+        MempoolSourceConfig(timeout_s=0)
+    assert MempoolSourceConfig.model_validate({"price_max_age": "30m"}).price_max_age == 1800
     secret = BitcoindSourceConfig(user="u", password="hunter2")
     assert "hunter2" not in repr(secret)
     with pytest.raises(ValueError, match="no bitcoind config"):

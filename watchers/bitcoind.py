@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from watchers.base import USER_AGENT, SourceError, require_number
 from watchers.mempool import EPOCH_BLOCKS, MAX_PROJECTION_PCT, EpochInfo, FeeStats
@@ -51,8 +51,9 @@ class BitcoindSourceConfig(BaseModel):
     user: str | None = None
     password: SecretStr | None = None
     cookie_file: Path | None = None
-    timeout_s: float = 20.0
-    fee_blocks: int = 144  # average fees per block over this many recent blocks (Luxor: 144)
+    timeout_s: float = Field(default=20.0, gt=0)
+    # Average fees per block over this many recent blocks (Luxor: 144); cached, so only new blocks cost.
+    fee_blocks: int = Field(default=144, ge=1, le=2016)
 
 
 def _basic(user: str, password: str) -> dict[str, str]:

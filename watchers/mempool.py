@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rules.durations import Duration
 from watchers.base import SourceError, fetch_json, fetch_text, require_number
@@ -37,7 +37,7 @@ class MempoolSourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_url: str = "https://mempool.space"
-    timeout_s: float = 20.0
+    timeout_s: float = Field(default=20.0, gt=0)
     # /api/v1/prices keeps serving the last good prices when its feeds fail: older than this is stale.
     # mempool.space updates 12x/hour; a self-hosted instance defaults to once an hour.
     price_max_age: Duration = 7200

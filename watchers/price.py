@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from watchers.base import SourceError, fetch_json, require_number
 
@@ -27,7 +27,7 @@ class PriceSourceConfig(BaseModel):
 
     kraken_url: str = "https://api.kraken.com"
     coinbase_url: str = "https://api.coinbase.com"
-    timeout_s: float = 20.0
+    timeout_s: float = Field(default=20.0, gt=0)
 
 
 def parse_kraken_ticker(payload: Any) -> float:
