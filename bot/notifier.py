@@ -31,13 +31,15 @@ class Notifier:
         batch: int = 200,
         max_attempts: int = 20,
         on_sent: Callable[[dict[str, Any]], None] | None = None,
+        on_failed: Callable[[dict[str, Any], str], None] | None = None,
     ) -> None:
         self.bot = bot
         self.db = db
         self.clock = clock
         self.batch = batch
         self.max_attempts = max_attempts
-        self.on_sent = on_sent
+        self.on_sent = on_sent  # hooks for metrics: (row) and (row, action)
+        self.on_failed = on_failed
         self._lock = asyncio.Lock()  # one drain at a time: a row is never sent by two drains
 
     async def drain(self) -> int:
@@ -86,6 +88,8 @@ class Notifier:
         key, chat_id, attempts = row["key"], row["chat_id"], row["attempts"]
         verdict = classify(exc, attempts)
         now = self.clock()
+        if self.on_failed:
+            self.on_failed(row, str(verdict.action))
         logger.warning(
             "send failed outbox=%s chat=%s attempt=%d action=%s reason=%s",
             key,

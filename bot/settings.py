@@ -82,6 +82,14 @@ class DeliveryConfig(_Section):
     max_attempts: int = Field(default=20, ge=1)
 
 
+class HttpConfig(_Section):
+    """The operator's endpoint: /healthz and /metrics (Prometheus text format)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0 picks a free port (tests)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MINERWATCH_",
@@ -96,6 +104,7 @@ class Settings(BaseSettings):
     watchers: WatchersConfig = Field(default_factory=WatchersConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -180,9 +180,7 @@ def _strip_forward_looking(text: str) -> str:
 _AMOUNT = r"(?:US)?\$(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:\s*(billion|million|thousand|bn|mm)\b)?"
 _AMOUNT_RE = re.compile(_AMOUNT, re.I)
 _SCALE = {"billion": 1e9, "bn": 1e9, "million": 1e6, "mm": 1e6, "thousand": 1e3}
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = rf"({_MONTHS})\s+(\d{{1,2}}),?\s+(\d{{4}})"
 _MONTH_NUM = {name.lower(): i + 1 for i, name in enumerate(_MONTHS.split("|"))}
 
@@ -239,9 +237,7 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "senior_notes",
-        re.compile(
-            rf"\bsenior\s+(?:unsecured\s+)?{_NOTES}\b|\b\d+(?:\.\d+)?%\s+{_NOTES}\s+due\b", re.I
-        ),
+        re.compile(rf"\bsenior\s+(?:unsecured\s+)?{_NOTES}\b|\b\d+(?:\.\d+)?%\s+{_NOTES}\s+due\b", re.I),
     ),
     (
         "credit_facility",
@@ -768,8 +764,10 @@ def _extract(kind: str, text: str, subject: _Hit | None) -> dict[str, Any]:
         terms["rate_description"] = rate_description if kind == "credit_facility" else None
         terms["maturity"] = _maturity(text, subject)
         terms["secured"] = True if kind == "secured_notes" else _secured_status(text)
-        if subject is not None and re.search(r"\bsecured\b", subject.text, re.I) and not re.search(
-            r"\bunsecured\b", subject.text, re.I
+        if (
+            subject is not None
+            and re.search(r"\bsecured\b", subject.text, re.I)
+            and not re.search(r"\bunsecured\b", subject.text, re.I)
         ):
             terms["secured"] = True
         if kind == "convertible_notes":
