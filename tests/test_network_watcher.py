@@ -7,6 +7,7 @@ PROVENANCE.md beside them); the watcher uses a real aiohttp client session.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
@@ -461,12 +462,13 @@ class CoreStandIn:
     def __init__(self, auth: tuple[str, str] = ("minerwatch", "hunter2")) -> None:
         self.auth = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         self.tip = TIP_HEIGHT
+        self.interval_s = INTERVAL_S
         self.ibd = False
         self.calls: list[str] = []
         self.failing: dict[str, dict[str, Any]] = {}
 
     def _time(self, height: int) -> int:
-        return 1711854927 - (self.tip - height) * INTERVAL_S
+        return 1711854927 - (self.tip - height) * self.interval_s
 
     def answer(self, method: str, params: list[Any]) -> Any:
         self.calls.append(method)
@@ -630,3 +632,42 @@ def test_config_defaults_and_strictness() -> None:
     assert "hunter2" not in repr(secret)
     with pytest.raises(ValueError, match="no bitcoind config"):
         NetworkWatcher(NetworkWatcherConfig(sources=["bitcoind"]), MempoolSourceConfig())
+
+
+async def test_bitcoind_projection_beyond_100_percent_is_rejected(
+    serve: Serve, core: tuple[CoreStandIn, str]
+) -> None:
+    stand_in, core_url = core
+    stand_in.interval_s = 250  # 600 / 250 - 1 = +140 %
+    url = await serve({})
+    result = await poll(
+        watcher(url, sources=["bitcoind"], price_sources=["coinbase"], bitcoind=core_cfg(core_url))
+    )
+    got = values(result)
+    assert "difficulty.next_change" not in got and "hashprice.next" not in got
+    assert "epoch: projected change +140.00% is beyond ±100%: rejected" in result.errors["bitcoind"]
+    assert got["difficulty"] == pytest.approx(83.12699734002461, rel=1e-12)
+
+
+async def test_a_hanging_mempool_costs_one_timeout_then_bitcoind_serves(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], core: tuple[CoreStandIn, str]
+) -> None:
+    hits: list[str] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        await asyncio.sleep(5)  # longer than the client's 0.2 s timeout
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", hang)
+    url = str((await aiohttp_server(app)).make_url("")).rstrip("/")
+    _, core_url = core
+    cfg = NetworkWatcherConfig(sources=["mempool", "bitcoind"], price_sources=["mempool"])
+    w = NetworkWatcher(cfg, MempoolSourceConfig(base_url=url, timeout_s=0.2), bitcoind=core_cfg(core_url))
+    result = await poll(w)
+    assert hits == [DA]  # the other five mempool endpoints are not tried after the timeout
+    assert sources(result)["difficulty"] == "bitcoind"
+    assert result.errors["mempool"] == (
+        "epoch, difficulty, hashrate, tip height, fees, price: timed out after 0.2s"
+    )
