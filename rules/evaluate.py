@@ -24,6 +24,8 @@ Alertmanager-like and pure (no I/O, no clock):
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -91,13 +93,21 @@ def hysteresis_band(rule: ThresholdRule) -> float:
     return DEFAULTS.zero_bands.get(unit, DEFAULTS.zero_band_fallback) * pct / DEFAULTS.margin_pct
 
 
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+_UPWARD = frozenset({Op.GT, Op.GE})
+
+
 def _threshold_condition(rule: ThresholdRule, value: float, firing: bool) -> bool:
-    op = Op(rule.op)
     threshold = rule.value
     if firing:  # stay firing until the value is back past the threshold by the band
         band = hysteresis_band(rule)
-        threshold = threshold - band if op.upward else threshold + band
-    return op.holds(value, threshold)
+        threshold = threshold - band if rule.op in _UPWARD else threshold + band
+    return _COMPARE[rule.op](value, threshold)
 
 
 def change_pct(value: float, reference: float) -> float | None:
@@ -128,7 +138,7 @@ def evaluate(
     ``reference`` is, for a change rule, the metric's value ``window_s`` ago (the caller looks it
     up); without it (not enough history yet) nothing changes. ``stale_since``, with ``value`` None,
     is since when the source has had no fresh data. ``decision.state`` is always what to store."""
-    if now.tzinfo is None or now.utcoffset() is None:
+    if now.tzinfo is None:
         raise ValueError("evaluate() needs an aware 'now' (UTC)")
     if isinstance(rule, EventRule):
         effective = effective_threshold_rule(rule)
@@ -139,14 +149,14 @@ def evaluate(
     if value is None or not math.isfinite(value):
         return _no_data(rule, state, now, stale_since, nodata_after_s)
 
-    if state.nodata_notified:
-        state = replace(state, nodata_notified=False)
+    # Data is here: from now on every new state has nodata_notified=False (the flag clears).
     firing = state.status is Status.FIRING
 
     if isinstance(rule, ChangeRule):
         change = None if reference is None else change_pct(value, reference)
         if change is None:  # no history to compare with yet: hold the state as it is
-            return Decision(Reason.NO_CHANGE, replace(state, last_value=value), False)
+            held = AlertState(state.status, state.since, state.last_notified, value)
+            return Decision(Reason.NO_CHANGE, held, False)
         holds = _change_condition(rule, change, firing)
         for_s = 0
         send_resolved = DEFAULTS.send_resolved_change
@@ -182,36 +192,29 @@ def _transition(
     every_s: int | None,
     send_resolved: bool,
 ) -> Decision:
-    state = replace(state, last_value=value)
-    status = state.status
+    # AlertState(...) rather than dataclasses.replace: this is the hot path (bench/bench_rules.py).
+    status, since, last_notified = state.status, state.since, state.last_notified
 
     if status is Status.FIRING:
         if not holds:
-            resolved = AlertState(
-                status=Status.OK,
-                since=now,
-                last_notified=now if send_resolved else state.last_notified,
-                last_value=value,
-            )
-            return Decision(Reason.RESOLVED, resolved, send_resolved)
-        last = state.last_notified or state.since
+            notified = now if send_resolved else last_notified
+            return Decision(Reason.RESOLVED, AlertState(Status.OK, now, notified, value), send_resolved)
+        last = last_notified or since
         if every_s is not None and (last is None or (now - last).total_seconds() >= every_s):
-            return Decision(Reason.REPEAT, replace(state, last_notified=now), True)
-        return Decision(Reason.STILL_FIRING, state, False)
+            return Decision(Reason.REPEAT, AlertState(status, since, now, value), True)
+        return Decision(Reason.STILL_FIRING, AlertState(status, since, last_notified, value), False)
 
     if not holds:
         if status is Status.PENDING:
-            return Decision(Reason.PENDING_CLEARED, replace(state, status=Status.OK, since=now), False)
-        return Decision(Reason.NO_CHANGE, state, False)
+            return Decision(Reason.PENDING_CLEARED, AlertState(Status.OK, now, last_notified, value), False)
+        return Decision(Reason.NO_CHANGE, AlertState(status, since, last_notified, value), False)
 
     if status is Status.PENDING:
-        started = state.since or now
+        started = since or now
         if (now - started).total_seconds() >= for_s:
-            return Decision(
-                Reason.FIRING, replace(state, status=Status.FIRING, since=now, last_notified=now), True
-            )
-        return Decision(Reason.PENDING, state, False)
+            return Decision(Reason.FIRING, AlertState(Status.FIRING, now, now, value), True)
+        return Decision(Reason.PENDING, AlertState(status, since, last_notified, value), False)
 
     if for_s > 0:  # ok -> pending
-        return Decision(Reason.PENDING, replace(state, status=Status.PENDING, since=now), False)
-    return Decision(Reason.FIRING, replace(state, status=Status.FIRING, since=now, last_notified=now), True)
+        return Decision(Reason.PENDING, AlertState(Status.PENDING, now, last_notified, value), False)
+    return Decision(Reason.FIRING, AlertState(Status.FIRING, now, now, value), True)
