@@ -32,7 +32,6 @@ from watchers.edgar import (
     FilingsWatcher,
     FilingsWatcherConfig,
     edgar_get,
-    feed_types,
     fetch_filing_document,
     form_matches,
     parse_company_tickers,
@@ -116,11 +115,11 @@ def test_parse_real_company_tickers() -> None:
     assert "GLXY" not in table  # listed 2025: the built-in table covers it
 
 
-def test_forms_and_feed_types() -> None:
+def test_form_patterns() -> None:
     forms = FilingsWatcherConfig().forms
     assert form_matches("424B5", forms) and form_matches("8-K/A", forms) and form_matches("6-K", forms)
     assert not form_matches("4", forms) and not form_matches("10-Q", forms) and not form_matches("S-8", forms)
-    assert feed_types(forms) == ["8-K", "6-K", "424B", "FWP", "S-3", "F-3"]
+    assert form_matches("424b2", ["424B*"]) and not form_matches("S-3ASR", forms)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -431,8 +430,17 @@ async def test_new_filing_is_announced_once(env: Env) -> None:
 
     atm = mara_atm(NOW - timedelta(seconds=20))
     env.edgar.add(atm)
+    # forms outside the watch list are ignored: a 10-Q and an insider's Form 4 of the same company
+    env.edgar.add(
+        Filing(MARA_CIK, "MARA Holdings, Inc.", "0001507605-25-000010", "10-Q", NOW - timedelta(seconds=10))
+    )
+    env.edgar.add(
+        Filing(MARA_CIK, "MARA Holdings, Inc.", "0001507605-25-000011", "4", NOW - timedelta(seconds=5))
+    )
     env.edgar.requests.clear()
     result = await watcher.poll(env.ctx(NOW, state))
+    feed_queries = [q for p, q, *_ in env.edgar.requests if p == "/cgi-bin/browse-edgar"]
+    assert [(q["type"], q["start"], q["count"]) for q in feed_queries] == [("", "0", "100")]  # one page
     assert [e.key for e in result.events] == ["filing:0001493152-25-012345"]
     event = result.events[0]
     assert event.kind == "filing" and event.source == "edgar" and event.announce
@@ -526,15 +534,19 @@ async def test_catch_up_from_submissions_after_downtime(env: Env) -> None:
 async def test_503_past_the_feed_end_is_end_of_feed(env: Env) -> None:
     state: dict[str, Any] = {}
     watcher = env.watcher(forms=["8-K"])
-    # 100 fresh 8-Ks of other companies fill page 0, so the watcher pages on to start=100: 503.
+    await watcher.poll(env.ctx(NOW - timedelta(minutes=1), state))  # first run
+    # 100 fresh 8-Ks of other companies fill page 0 and none reaches back past the last poll, so
+    # the watcher pages on to start=100, where EDGAR answers 503 with an HTML page: end of feed.
     for i in range(100):
         env.edgar.feed.append(
             Filing(1000 + i, f"Other Co {i}", f"0009999999-25-{i:06d}", "8-K", NOW - timedelta(seconds=i))
         )
+    env.edgar.requests.clear()
     result = await watcher.poll(env.ctx(NOW, state))
     pages = [q["start"] for p, q, *_ in env.edgar.requests if p == "/cgi-bin/browse-edgar"]
     assert pages == ["0", "100"]
     assert result.errors == {}  # not an outage
+    assert not env.edgar.paths("/submissions/")  # the whole feed was read: it covers the last minute
     # and the next poll works (no backoff was set)
     result = await watcher.poll(env.ctx(NOW + timedelta(minutes=1), state))
     assert result.errors == {}

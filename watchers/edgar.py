@@ -4,8 +4,8 @@ Data path
 ---------
 * Tickers -> CIKs through ``{www_url}/files/company_tickers.json`` (cached in the watcher state and
   refreshed daily; the CIK table of ``shared/reference/data-sources.md`` §6.2 is the fallback).
-* New filings come from the latest-filings Atom feed (``getcurrent``, one query per form family,
-  paged 100 at a time until it reaches the previous poll), filtered to the watched CIKs and forms.
+* New filings come from the latest-filings Atom feed (``getcurrent``, all forms, paged 100 at a
+  time until it reaches back past the previous poll), filtered here to the watched CIKs and forms.
   Paging past the feed's end answers HTTP 503 with an HTML page: that is the end of the feed, not
   an outage (a 503 on the *first* page is an outage).
 * The per-company submissions JSON (``{data_url}/submissions/CIK##########.json``) is the catch-up
@@ -90,8 +90,9 @@ FALLBACK_CIKS: dict[str, tuple[int, str]] = {
     "MSTR": (1050446, "Strategy Inc"),
 }
 
+FEED_TYPE = ""  # getcurrent ``type``: all forms (filtered here), as in the recorded feed pages
 FEED_PAGE_SIZE = 100
-MAX_FEED_PAGES = 10  # per form family and poll: 1,000 entries
+MAX_FEED_PAGES = 10  # per poll: 1,000 entries, far more than EDGAR disseminates in a minute
 FEED_HORIZON = timedelta(hours=1)  # a feed read to its end surely reaches back this far
 FEED_OVERLAP = timedelta(minutes=10)  # re-read this much before the last poll (clock skew, late entries)
 TICKERS_MAX_AGE = timedelta(days=1)
@@ -479,16 +480,6 @@ def form_matches(form: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-def feed_types(patterns: Sequence[str]) -> list[str]:
-    """The getcurrent ``type`` queries covering ``patterns``: 8-K and 8-K/A share "8-K", 424B* is "424B"."""
-    out: list[str] = []
-    for p in patterns:
-        base = p.strip().upper().rstrip("*").split("/")[0]
-        if base and base not in out:
-            out.append(base)
-    return out
-
-
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -515,7 +506,6 @@ class FilingsWatcher:
         self.source = source
         self.tickers = [t.strip().upper() for t in cfg.tickers if t.strip()]
         self.forms = list(cfg.forms)
-        self.feed_types = feed_types(self.forms)
 
     # -- tickers ------------------------------------------------------------------------------
 
@@ -566,38 +556,41 @@ class FilingsWatcher:
     async def _read_feed(
         self, ctx: PollContext, ciks: Mapping[int, Any], since: datetime | None
     ) -> tuple[list[FilingRef], bool]:
-        """(watched filings in the feed, whether the feed reached back to ``since``)."""
+        """(watched filings in the feed, whether the feed reached back to ``since``).
+
+        One all-forms query (``type=``, as in the recorded feed pages), filtered here by CIK and
+        form: EDGAR's ``type`` filter semantics for prefixes (424B*, 8-K vs 8-K/A) are not
+        documented, and a single feed paged back to the last poll costs 1-2 requests a minute
+        where one query per form would cost a dozen. Without ``since`` (first run) only the first
+        page is read: the submissions JSON records the rest."""
         url = f"{self.source.www_url.rstrip('/')}/cgi-bin/browse-edgar"
         found: list[FilingRef] = []
-        covered_all = since is not None
-        for ftype in self.feed_types:
-            covered = False
-            for page in range(MAX_FEED_PAGES):
-                params = {
-                    "action": "getcurrent",
-                    "type": ftype,
-                    "company": "",
-                    "dateb": "",
-                    "owner": "include",
-                    "start": str(page * FEED_PAGE_SIZE),
-                    "count": str(FEED_PAGE_SIZE),
-                    "output": "atom",
-                }
-                try:
-                    body = await edgar_get(ctx.session, self.source, url, params=params, feed_page=page)
-                except EndOfFeed:
-                    covered = since is not None and since >= ctx.now - FEED_HORIZON
-                    break
-                entries = parse_feed(body)
-                found.extend(e for e in entries if e.cik in ciks and form_matches(e.form, self.forms))
-                if since is not None and any(e.filed_at <= since - FEED_OVERLAP for e in entries):
-                    covered = True
-                    break
-                if len(entries) < FEED_PAGE_SIZE:
-                    covered = since is not None and since >= ctx.now - FEED_HORIZON
-                    break
-            covered_all = covered_all and covered
-        return found, covered_all
+        covered = False
+        for page in range(MAX_FEED_PAGES if since is not None else 1):
+            params = {
+                "action": "getcurrent",
+                "type": FEED_TYPE,
+                "company": "",
+                "dateb": "",
+                "owner": "include",
+                "start": str(page * FEED_PAGE_SIZE),
+                "count": str(FEED_PAGE_SIZE),
+                "output": "atom",
+            }
+            try:
+                body = await edgar_get(ctx.session, self.source, url, params=params, feed_page=page)
+            except EndOfFeed:
+                covered = since is not None and since >= ctx.now - FEED_HORIZON
+                break
+            entries = parse_feed(body)
+            found.extend(e for e in entries if e.cik in ciks and form_matches(e.form, self.forms))
+            if since is not None and any(e.filed_at <= since - FEED_OVERLAP for e in entries):
+                covered = True
+                break
+            if len(entries) < FEED_PAGE_SIZE:
+                covered = since is not None and since >= ctx.now - FEED_HORIZON
+                break
+        return found, covered
 
     async def _read_submissions(
         self, ctx: PollContext, ciks: Mapping[int, Any], result: PollResult
