@@ -200,6 +200,8 @@ def _accepted_units(info: MetricInfo) -> set[str]:
         accepted |= {"$", "usd", f"${rest}", rest, f"usd{rest}"}
         if rest == "/ph/day":
             accepted |= {"/ph/d", "$/ph/d", "/ph", "$/ph"}
+    elif info.unit == "%":
+        accepted |= {"percent", "pct"}
     elif info.unit == "blocks":
         accepted.add("block")
     elif info.unit == "EH/s":
@@ -420,7 +422,7 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
         raise RuleError(f"Say by how much {info.name} {direction}, and over what time.", example)
     pct_text = rest[i]
     i += 1
-    if i < len(rest) and rest[i] == "%":
+    if i < len(rest) and rest[i].lower() in ("%", "percent", "pct"):
         pct_text += "%"
         i += 1
     pct = _percentage(pct_text)
