@@ -253,12 +253,14 @@ def format_value(metric: str, value: float, tz: tzinfo = UTC) -> str:
     unit = info.unit
     if unit == "time":
         return datetime.fromtimestamp(value, tz).strftime("%Y-%m-%d %H:%M %Z")
+    if round(value, d) == 0:
+        value = 0.0  # no "-0.00%" or "+$0.00"
     if unit == "%":
-        return f"{value:+,.{d}f}%" if info.signed else f"{value:,.{d}f}%"
+        plus = "+" if info.signed and value > 0 else ""
+        return f"{plus}{value:,.{d}f}%"
     if unit in _USD_SUFFIX:
         text = f"{abs(value):,.{d}f}"
-        rounded_zero = float(text.replace(",", "")) == 0
-        sign = "-" if value < 0 and not rounded_zero else ("+" if info.signed and value > 0 else "")
+        sign = "-" if value < 0 else ("+" if info.signed and value > 0 else "")
         return f"{sign}${text}{_USD_SUFFIX[unit]}"
     if unit.startswith("BTC"):
         return f"{_strip_zeros(f'{value:,.{d}f}')} {unit}"

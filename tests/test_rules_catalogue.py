@@ -109,6 +109,8 @@ FORMAT = [
     ("fees", "fees", 0.023456, "0.0235 BTC"),
     ("hashprice-btc", "hashprice.btc", 0.00052341, "0.00052341 BTC/PH/day"),
     ("unknown-metric", "whatever", 1.5, "1.5"),
+    ("no-negative-zero-percent", "difficulty.next_change", -0.001, "0.00%"),
+    ("no-signed-zero-usd", "curtail.margin", -0.001, "$0.00/MWh"),
 ]
 
 
