@@ -3,7 +3,7 @@
 Compares evaluating a batch through :class:`rules.index.RuleIndex` (each observation touches only
 the rules on its metric) with a naive scan over every rule, and prints the figures. No assertions.
 
-    .venv/bin/python -m bench.bench_rules
+    .venv/bin/python -m bench.bench_rules      (or: .venv/bin/python bench/bench_rules.py)
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ import sys
 import time
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file (python bench/bench_rules.py): make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rules.catalogue import CATALOGUE, MetricInfo
 from rules.evaluate import evaluate
