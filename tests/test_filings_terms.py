@@ -286,3 +286,86 @@ def test_summary_line() -> None:
         info=earnings,
         filed_at=datetime(2025, 8, 15, 12, tzinfo=UTC),
     ) == ("BitFuFu Inc. · 6-K · earnings release · filed 2025-08-15 08:00 ET")
+
+
+# Wording of miner pricing press releases (EX-99.1), written the way those releases phrase terms:
+# upsized launch size, option "up to an additional", "accrue interest ... at a rate of", a capped
+# call whose cap price also "represents a premium" (not the conversion premium).
+PRICING_RELEASE = (
+    "MARA Holdings, Inc. Announces Pricing of Upsized $850 Million Offering of 2.125% Convertible "
+    "Senior Notes due 2031. FORT LAUDERDALE, Fla. -- MARA Holdings, Inc. today announced the pricing "
+    "of $850 million aggregate principal amount of 2.125% convertible senior notes due 2031 in a "
+    "private offering. The offering was upsized from the previously announced offering of $600 "
+    "million aggregate principal amount of notes. MARA also granted the initial purchasers an option "
+    "to purchase, within a 13-day period beginning on, and including, the date on which the notes "
+    "are first issued, up to an additional $150 million principal amount of notes. The notes will be "
+    "senior, unsecured obligations of MARA, will accrue interest payable semi-annually in arrears at "
+    "a rate of 2.125% per annum and will mature on September 1, 2031. The initial conversion rate of "
+    "the notes will be 56.1616 shares of common stock per $1,000 principal amount of notes, which is "
+    "equivalent to an initial conversion price of approximately $17.81 per share. The initial "
+    "conversion price represents a premium of approximately 40.0% over the last reported sale price. "
+    "In connection with the pricing of the notes, MARA entered into privately negotiated capped call "
+    "transactions. The cap price of the capped call transactions will initially be $25.44 per share, "
+    "which represents a premium of 100% over the last reported sale price. MARA expects to use "
+    "approximately $36.0 million of the net proceeds to fund the cost of entering into the capped "
+    "call transactions and the remainder to acquire additional bitcoin and for general corporate "
+    "purposes."
+)
+
+
+def test_pricing_press_release_exhibit() -> None:
+    info = analyse_filing("", form="8-K", items=["8.01", "9.01"], exhibits=[PRICING_RELEASE])
+    assert info.kind == "convertible_notes"
+    assert info.terms == {
+        "principal_usd": 850e6,
+        "offering_amount_usd": None,
+        "upsized_from_usd": 600e6,
+        "upsize_usd": 250e6,
+        "greenshoe_usd": 150e6,
+        "coupon_pct": 2.125,
+        "rate_description": None,
+        "maturity": "2031-09-01",
+        "conversion_rate_per_1000": 56.1616,
+        "conversion_price_usd": 17.81,
+        "conversion_premium_pct": 40.0,
+        "capped_call": True,
+        "cap_price_usd": 25.44,
+        "secured": False,
+        "use_of_proceeds": "capped calls, buy bitcoin, general corporate purposes",
+    }
+
+
+def test_foreign_issuer_6k_cover_naming_a_notes_release_is_convertible() -> None:
+    cover = html_to_text(_doc(next(lab for lab in LABELS if lab["file"].startswith("bitfufu-6k-2025-10"))))
+    cover = cover.replace(
+        "Press Release - BitFuFu Announces September 2025 Bitcoin Production and Operation Updates: "
+        "Bitcoin Holdings Increasing to 1,959 BTC",
+        "Press Release - BitFuFu Announces Pricing of US$500 Million Convertible Senior Notes Offering",
+    )
+    info = analyse_filing(cover, form="6-K")
+    assert info.kind == "convertible_notes" and info.terms["principal_usd"] == 500e6
+
+
+@pytest.mark.parametrize(
+    "headline",
+    [
+        "CleanSpark Releases October 2025 Bitcoin Mining Update",
+        "MARA Announces Bitcoin Production and Mining Operation Updates for October 2025",
+        "Riot Announces November 2025 Production and Operations Updates",
+        "Bitdeer Announces Monthly Operating Update",
+    ],
+)
+def test_production_update_headlines(headline: str) -> None:
+    assert analyse_filing(headline, form="6-K").kind == "production_update"
+
+
+def test_floating_rate_credit_facility() -> None:
+    text = (
+        "Item 1.01 Entry into a Material Definitive Agreement. On May 1, 2025 the Company entered into a "
+        "$200 million senior secured term loan facility with Coinbase Credit, collateralized by bitcoin. "
+        "The loan bears interest at Term SOFR plus 4.50%."
+    )
+    info = analyse_filing(text, form="8-K", items=["1.01", "2.03", "9.01"])
+    assert info.kind == "credit_facility"
+    assert info.terms["principal_usd"] == 200e6 and info.terms["coupon_pct"] is None
+    assert info.terms["rate_description"] == "Term SOFR plus 4.50%" and info.terms["secured"] is True

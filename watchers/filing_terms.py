@@ -291,9 +291,9 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "production_update",
         re.compile(
-            r"\b(?:bitcoin|BTC)\s+production\b|\bproduction\s+(?:and\s+operations?\s+)?updates?\b|"
-            r"\b(?:monthly|operational|operations)\s+updates?\b|\bmined\s+[\d,.]+\s+(?:bitcoin|BTC)\b|"
-            r"\bproduction\s+report\b",
+            r"\b(?:bitcoin|BTC)\s+production\b|\bproduction\s+(?:and\s+(?:\S+\s+){0,2}?)?updates?\b|"
+            r"\b(?:monthly|operational|operations|operating)\s+updates?\b|\bmined\s+[\d,.]+\s+(?:bitcoin|BTC)\b|"
+            r"\bproduction\s+report\b|\b(?:bitcoin|BTC)\s+mining\s+(?:and\s+\S+\s+)?updates?\b",
             re.I,
         ),
     ),
@@ -415,6 +415,11 @@ _PRINCIPAL_PATTERNS = (
         re.I,
     ),
     re.compile(
+        rf"{_AMOUNT}\s+(?:private\s+)?offering\s+of\s+(?:\d+(?:\.\d+)?%\s+)?"
+        rf"(?:convertible|exchangeable|senior|secured|first[- ]lien)\s+(?:\S+\s+){{0,3}}?{_NOTES}\b",
+        re.I,
+    ),
+    re.compile(
         rf"{_AMOUNT}\s+(?:senior\s+)?(?:secured\s+)?(?:delayed[- ]draw\s+)?"
         r"(?:term\s+loan|(?:revolving\s+)?credit\s+facility|loan\s+facility|loan|bridge\s+loan|"
         r"financing\s+facility|facility)\b",
@@ -530,7 +535,7 @@ _COUPON_IN_NAME = re.compile(
     re.I,
 )
 _COUPON_RATE = re.compile(
-    r"\b(?:bear|bears|accrue|accrues)\s+(?:cash\s+)?interest\s+at\s+(?:a|an|the)\s+(?:fixed\s+)?"
+    r"\b(?:bear|bears|accrue|accrues)\s+(?:cash\s+)?interest\b[^.%]{0,80}?\bat\s+(?:a|an|the)\s+(?:fixed\s+)?"
     r"(?:annual\s+)?rate\s+of\s+(\d+(?:\.\d+)?)%",
     re.I,
 )
@@ -580,6 +585,7 @@ _MATURITY_RE = re.compile(
     rf"on\s+{_DATE}|\bmaturity\s+date\s+(?:of\s+(?:the\s+)?(?:notes?|loan|facility)\s+)?(?:is|will\s+be|of)\s+{_DATE}",
     re.I,
 )
+_MATURITY_LOOSE_RE = re.compile(rf"\b(?:will\s+|shall\s+)?(?:mature|matures)\s+on\s+{_DATE}", re.I)
 _DUE_YEAR = re.compile(r"\bdue\s+(20\d\d|19\d\d)\b", re.I)
 
 
@@ -596,13 +602,16 @@ def _maturity(text: str, subject: _Hit | None) -> str | None:
                 due_year = m.group(1)
                 break
     dates: list[str] = []
-    for m in _MATURITY_RE.finditer(text):
-        if _EXISTING_RE.search(text[max(0, m.start() - 60) : m.start()]):
-            continue
-        groups = [g for g in m.groups() if g is not None]
-        iso = _date_iso(*groups[:3])
-        if iso:
-            dates.append(iso)
+    for pattern in (_MATURITY_RE, _MATURITY_LOOSE_RE):
+        for m in pattern.finditer(text):
+            if _EXISTING_RE.search(text[max(0, m.start() - 60) : m.start()]):
+                continue
+            groups = [g for g in m.groups() if g is not None]
+            iso = _date_iso(*groups[:3])
+            if iso:
+                dates.append(iso)
+        if dates:
+            break
     if dates:
         if due_year:
             for iso in dates:
@@ -614,7 +623,8 @@ def _maturity(text: str, subject: _Hit | None) -> str | None:
 
 
 _CONV_RATE = re.compile(
-    r"\bconversion\s+rate\s+(?:of|is|will\s+be|equal\s+to)\s+(?:approximately\s+)?(\d+(?:\.\d+)?)\s+"
+    r"\bconversion\s+rate\s+(?:(?:for|of)\s+the\s+notes\s+)?(?:of|is|will\s+(?:initially\s+)?be|equal\s+to|equals)\s+"
+    r"(?:approximately\s+)?(\d+(?:\.\d+)?)\s+"
     r"(?:shares|ordinary\s+shares|American\s+Depositary\s+Shares|ADSs)\b[^.]{0,80}?\bper\s+\$1,000\b",
     re.I,
 )
@@ -671,7 +681,7 @@ def _offering_amount(text: str) -> tuple[float | None, int | None]:
 def _secured_status(text: str) -> bool | None:
     if re.search(
         r"\b(?:notes|loan|obligations|facility)\s+(?:are|is|will\s+be)\s+(?:the\s+)?(?:general\s+)?"
-        r"(?:senior\s+)?unsecured\b|\bsenior\s+unsecured\s+obligations\b",
+        r"(?:senior,?\s+)?unsecured\b|\bsenior,?\s+unsecured\s+obligations\b",
         text,
         re.I,
     ):
@@ -727,12 +737,23 @@ def _use_of_proceeds(text: str) -> str | None:
     return None
 
 
+def _conversion_premium(text: str) -> float | None:
+    """The conversion premium, not the capped call's cap-price premium ("cap price ... represents a
+    premium of 100% over ...")."""
+    for m in _PREMIUM.finditer(text):
+        if re.search(r"\bcap\s+price\b", _sentence_at(text, m.start()), re.I):
+            continue
+        return float(m.group(1) or m.group(2))
+    return None
+
+
 def _num(raw: str) -> float:
     return float(raw.replace(",", ""))
 
 
 _UPSIZED_FROM = re.compile(
-    rf"\b(?:upsized|increased)\s+from\s+(?:the\s+previously\s+announced\s+)?{_AMOUNT}", re.I
+    rf"\b(?:upsized|increased)\s+from\s+(?:the\s+)?(?:previously\s+announced\s+)?(?:\S+\s+){{0,4}}?{_AMOUNT}",
+    re.I,
 )
 
 
@@ -775,8 +796,7 @@ def _extract(kind: str, text: str, subject: _Hit | None) -> dict[str, Any]:
             terms["conversion_rate_per_1000"] = float(m.group(1)) if m else None
             m = _CONV_PRICE.search(text)
             terms["conversion_price_usd"] = _num(m.group(1)) if m else None
-            m = _PREMIUM.search(text)
-            terms["conversion_premium_pct"] = float(m.group(1) or m.group(2)) if m else None
+            terms["conversion_premium_pct"] = _conversion_premium(text)
             if re.search(r"\bcapped\s+call\b", text, re.I):
                 terms["capped_call"] = not bool(
                     re.search(r"\b(?:not|no)\s+(?:\S+\s+){0,3}?capped\s+call", text, re.I)
