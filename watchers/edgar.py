@@ -44,6 +44,7 @@ import asyncio
 import json
 import logging
 import re
+import warnings
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiolimiter import AsyncLimiter
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -270,6 +271,35 @@ class FilingRef:
     def folder(self) -> str:
         return f"/Archives/edgar/data/{self.cik}/{self.accession.replace('-', '')}"
 
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "accession": self.accession,
+            "cik": self.cik,
+            "company": self.company,
+            "form": self.form,
+            "filed_at": _iso(self.filed_at),
+            "items": list(self.items),
+            "primary_document": self.primary_document,
+        }
+
+    @classmethod
+    def from_state(cls, raw: Any) -> FilingRef | None:
+        try:
+            filed = _parse_iso(raw["filed_at"])
+            if filed is None or not _ACCESSION_RE.fullmatch(raw["accession"]):
+                return None
+            return cls(
+                raw["accession"],
+                int(raw["cik"]),
+                str(raw["company"]),
+                str(raw["form"]),
+                filed,
+                tuple(str(i) for i in raw.get("items") or ()),
+                raw.get("primary_document"),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 _ACCESSION_RE = re.compile(r"\b(\d{10}-\d{2}-\d{6})\b")
 _TITLE_RE = re.compile(
@@ -397,7 +427,9 @@ class FilingDocuments:
 
 def parse_index(html: str, folder_url: str) -> tuple[str | None, list[str]]:
     """(primary document URL, [EX-99.1, EX-99.2 URLs]) from a ``-index.htm`` page."""
-    soup = BeautifulSoup(html, "lxml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(html, "lxml")
     primary: str | None = None
     exhibits: list[tuple[str, str]] = []
     for table in soup.find_all("table", class_="tableFile"):
@@ -658,7 +690,8 @@ class FilingsWatcher:
         first_run = not isinstance(state.get("seen"), dict)
         seen: dict[str, str] = state["seen"] if not first_run else {}
         state["seen"] = seen
-        pending: dict[str, int] = state.get("pending") if isinstance(state.get("pending"), dict) else {}
+        # filings whose documents could not be read yet: {accession: {"tries": n, "ref": {...}}}
+        pending: dict[str, Any] = state.get("pending") if isinstance(state.get("pending"), dict) else {}
         state["pending"] = pending
         last_ok = _parse_iso(state.get("last_ok"))
         last_reconcile = _parse_iso(state.get("last_reconcile"))
@@ -698,6 +731,13 @@ class FilingsWatcher:
             if not feed_ok and not complete and not sub_refs:
                 raise SourceError(SOURCE, "neither the latest-filings feed nor any submissions JSON answered")
 
+        for acc, entry in list(pending.items()):
+            ref = FilingRef.from_state(entry.get("ref")) if isinstance(entry, dict) else None
+            if ref is None:
+                del pending[acc]
+            else:
+                refs.setdefault(acc, ref)  # retried even once the feed has moved past it
+
         if first_run:
             for r in refs.values():
                 if ctx.now - r.filed_at <= SEEN_KEEP:
@@ -717,9 +757,10 @@ class FilingsWatcher:
                 except SourceError as err:
                     if err.retry_after_s is not None:
                         raise
-                    tries = pending.get(ref.accession, 0) + 1
+                    entry = pending.get(ref.accession)
+                    tries = (entry.get("tries", 0) if isinstance(entry, dict) else 0) + 1
                     if tries < MAX_DOC_TRIES:
-                        pending[ref.accession] = tries
+                        pending[ref.accession] = {"tries": tries, "ref": ref.to_state()}
                         result.errors[f"edgar.filing.{ref.accession}"] = f"{err.message} (will retry)"
                         continue
                     info = analyse_filing("", form=ref.form, items=ref.items)

@@ -927,7 +927,7 @@ def describe(info: FilingInfo) -> str:
     if info.kind == "equity_offering":
         head = label
         if t.get("offering_amount_usd") is not None:
-            head = f"up to {format_usd_short(t['offering_amount_usd'])} {label}"
+            head = f"{format_usd_short(t['offering_amount_usd'])} {label}"
         if t.get("greenshoe_usd"):
             head += f", {format_usd_short(t['greenshoe_usd'])} option"
         return head
