@@ -14,6 +14,7 @@ from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot import chat_commands, commands, membership
+from bot.charts import register as register_charts
 from bot.dbworker import DbWorker
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
 from bot.notifier import Notifier
@@ -189,5 +190,6 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     commands.register(app)
     chat_commands.register(app)
     membership.register(app)
+    register_charts(app)  # /chart
     app.add_error_handler(error_handler)
     return app
