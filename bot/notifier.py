@@ -43,28 +43,34 @@ class Notifier:
         self._lock = asyncio.Lock()  # one drain at a time: a row is never sent by two drains
 
     async def drain(self) -> int:
-        """Send every due row once; return how many were confirmed sent."""
-        async with self._lock:
-            rows = await self.db(outbox.due, self.clock(), self.batch)
-            if not rows:
-                return 0
-            # One task per chat keeps each chat's messages in order; chats go side by side so one
-            # slow chat never holds the others. The rate limiter paces the whole.
-            per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-            for row in rows:
-                per_chat.setdefault(row["chat_id"], []).append(row)
-            results = await asyncio.gather(*(self._send_chat(rs) for rs in per_chat.values()))
-            return sum(results)
-
-    async def _send_chat(self, rows: list[dict[str, Any]]) -> int:
+        """Send every due row, batch after batch, until none is due; return how many were
+        confirmed sent. Each batch is fetched in priority order, so a private alert queued while
+        a channel broadcast drains goes out with the next batch, not after the broadcast."""
         sent = 0
+        async with self._lock:
+            while rows := await self.db(outbox.due, self.clock(), self.batch):
+                # One task per chat keeps each chat's messages in order; chats go side by side so
+                # one slow chat never holds the others. The pacer (bot/pacer.py) paces the whole.
+                per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+                for row in rows:
+                    per_chat.setdefault(row["chat_id"], []).append(row)
+                results = await asyncio.gather(*(self._send_chat(rs) for rs in per_chat.values()))
+                sent += sum(n for n, _ in results)
+                if not any(progress for _, progress in results):
+                    break  # nothing changed state: leave the rest to the next tick
+        return sent
+
+    async def _send_chat(self, rows: list[dict[str, Any]]) -> tuple[int, bool]:
+        """(rows sent, whether any row changed state)."""
+        sent, progress = 0, False
         for row in rows:
             verdict_stop = await self._send_one(row)
+            progress = True
             if verdict_stop is None:
                 sent += 1
             elif verdict_stop:
                 break  # this chat is blocked or waiting: leave its later rows for the next drain
-        return sent
+        return sent, progress
 
     async def _send_one(self, row: dict[str, Any]) -> bool | None:
         """None when sent; True when the chat's remaining rows should wait; False to go on."""
@@ -75,6 +81,7 @@ class Notifier:
                 text=row["text"],
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                rate_limit_args={"bulk": True, "priority": row["priority"]},
             )
         except Exception as exc:  # classified below; anything unknown backs off
             return await self._handle_failure(row, exc)

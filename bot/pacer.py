@@ -1,0 +1,246 @@
+"""Telegram's limits, with priorities: a python-telegram-bot ``BaseRateLimiter``.
+
+Why not ``AIORateLimiter`` as is: it puts every request behind one shared leaky bucket, so a
+reply to ``/status`` waits behind thousands of queued alerts (python-telegram-bot #3689), a
+``RetryAfter`` stalls everything, and a gather-style broadcast overshoots into 429s. Here:
+
+* Bulk requests (the outbox's sends: ``rate_limit_args={"bulk": True, "priority": p}``) are
+  released one by one by a dispatcher, evenly spaced (``1 / bulk_per_s`` apart, so network
+  jitter cannot bunch a burst into one of Telegram's 1-second windows) and at most ``bulk_per_s``
+  in any 1-second window (the window counts every request, replies included), at most one
+  per ``chat_spacing_s`` to the same chat, at most ``group_per_min`` per minute to a group or
+  channel, lowest priority value first (private alerts before group and channel posts), first
+  come first served within a priority. A chat that must wait never holds the others. A
+  ``RetryAfter`` pauses bulk for the time Telegram asked.
+* Everything else (command replies, callback answers, chart uploads) goes at once: it never
+  waits behind a broadcast. It is counted in the window, so bulk yields to it.
+
+The scheduling decision is the pure function :func:`pick`; the limiter only keeps the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+logger = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
+ChatKey = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    bulk_per_s: float = 29.0  # Telegram: ~30 messages/s in total; one left for replies
+    chat_spacing_s: float = 1.05  # Telegram: ~1 message/s per chat (a little margin for jitter)
+    group_per_min: int = 20  # Telegram: 20 messages/minute to the same group or channel
+    group_window_s: float = 61.0  # the minute, with a second of margin
+    paid_per_s: float = 1000.0  # allow_paid_broadcast: up to 1,000 messages/s
+
+
+def is_group(chat: ChatKey) -> bool:
+    """Negative ids are groups, supergroups and channels; ``@name`` ids are channels."""
+    return isinstance(chat, str) or chat < 0
+
+
+@dataclass(slots=True)
+class PaceState:
+    """What the dispatcher remembers: recent sends overall, per chat and per group."""
+
+    window: deque[float] = field(default_factory=deque)  # send times in the last second
+    last_bulk: float = float("-inf")  # when the dispatcher last released a bulk send
+    last_chat_send: dict[ChatKey, float] = field(default_factory=dict)
+    group_sends: dict[ChatKey, deque[float]] = field(default_factory=dict)
+    paused_until: float = 0.0
+
+    def purge(self, now: float) -> None:
+        while self.window and now - self.window[0] >= 1.0:
+            self.window.popleft()
+
+    def record(self, chat: ChatKey | None, now: float, limits: Limits, *, gap: float | None = None) -> None:
+        """Count a send. ``gap`` is given for bulk releases: they follow a fixed timeline
+        (previous slot + gap), so the ~1 ms the event loop adds to each wake-up does not
+        accumulate into a lower rate; after an idle spell the timeline restarts near ``now``."""
+        self.window.append(now)
+        if gap is not None:
+            self.last_bulk = max(self.last_bulk + gap, now - gap / 2)
+        if chat is None:
+            return
+        self.last_chat_send[chat] = now
+        if is_group(chat):
+            sends = self.group_sends.setdefault(chat, deque())
+            sends.append(now)
+            while sends and now - sends[0] >= limits.group_window_s:
+                sends.popleft()
+        if len(self.last_chat_send) > 50_000:  # forget chats idle for a minute: bounded memory
+            cutoff = now - 60.0
+            self.last_chat_send = {c: t for c, t in self.last_chat_send.items() if t > cutoff}
+
+    def chat_ready_at(self, chat: ChatKey, limits: Limits) -> float:
+        ready = self.last_chat_send.get(chat, float("-inf")) + limits.chat_spacing_s
+        if is_group(chat):
+            sends = self.group_sends.get(chat)
+            if sends and len(sends) >= limits.group_per_min:
+                ready = max(ready, sends[-limits.group_per_min] + limits.group_window_s)
+        return ready
+
+
+@dataclass(slots=True)
+class Waiter:
+    priority: int
+    seq: int
+    chat: ChatKey | None
+    paid: bool
+    future: asyncio.Future[None] | None = None
+
+
+def pick(waiters: list[Waiter], state: PaceState, now: float, limits: Limits) -> tuple[Waiter | None, float]:
+    """The waiter to release now, or None and how long to wait before asking again.
+    ``waiters`` must be in (priority, arrival) order."""
+    if now < state.paused_until:
+        return None, state.paused_until - now
+    state.purge(now)
+    wait = float("inf")
+    for w in waiters:
+        cap = limits.paid_per_s if w.paid else limits.bulk_per_s
+        gap = state.last_bulk + 1.0 / cap - now
+        if gap > 0:
+            wait = min(wait, gap)
+            continue
+        if len(state.window) >= cap:
+            wait = min(wait, state.window[-int(cap)] + 1.0 - now if cap >= 1 else 1.0)
+            continue
+        if w.chat is not None:
+            ready = state.chat_ready_at(w.chat, limits)
+            if ready > now:
+                wait = min(wait, ready - now)
+                continue
+        return w, 0.0
+    return None, max(wait, 0.001)
+
+
+class Pacer(BaseRateLimiter[JSONDict]):
+    def __init__(self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.state = PaceState()
+        self._waiters: dict[int, list[Waiter]] = {}  # priority -> waiters in arrival order
+        self._seq = itertools.count()
+        self._wake: asyncio.Event | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def initialize(self) -> None:
+        # PTB initialises the bot twice (Application and Updater) and calls this before its own
+        # guard: start one pump only.
+        if self._pump is not None and not self._pump.done():
+            return
+        self._wake = asyncio.Event()
+        self._pump = asyncio.create_task(self._run(), name="pacer")
+
+    async def shutdown(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        self._wake = None  # from now on nothing is paced (and nothing waits for a dead pump)
+        for queue in self._waiters.values():
+            for w in queue:
+                if w.future is not None and not w.future.done():
+                    w.future.cancel()
+        self._waiters.clear()
+
+    def queued(self) -> int:
+        return sum(len(q) for q in self._waiters.values())
+
+    def _ordered(self) -> list[Waiter]:
+        return [w for p in sorted(self._waiters) for w in self._waiters[p]]
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            if not self._waiters:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            now = self.clock()
+            waiter, wait = pick(self._ordered(), self.state, now, self.limits)
+            if waiter is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                continue
+            self._remove(waiter)
+            cap = self.limits.paid_per_s if waiter.paid else self.limits.bulk_per_s
+            self.state.record(waiter.chat, now, self.limits, gap=1.0 / cap)
+            if waiter.future is not None and not waiter.future.done():
+                waiter.future.set_result(None)
+
+    def _remove(self, waiter: Waiter) -> None:
+        queue = self._waiters[waiter.priority]
+        queue.remove(waiter)  # near the head: cheap
+        if not queue:
+            del self._waiters[waiter.priority]
+
+    async def _acquire(self, chat: ChatKey | None, priority: int, paid: bool) -> None:
+        if self._wake is None:  # not initialised (used outside an Application): no pacing
+            return
+        waiter = Waiter(priority, next(self._seq), chat, paid, asyncio.get_running_loop().create_future())
+        self._waiters.setdefault(priority, []).append(waiter)
+        self._wake.set()
+        try:
+            assert waiter.future is not None
+            await waiter.future
+        except asyncio.CancelledError:
+            if waiter.priority in self._waiters and waiter in self._waiters[waiter.priority]:
+                self._remove(waiter)
+            raise
+
+    def _pause(self, exc: RetryAfter) -> None:
+        ra = exc.retry_after
+        seconds = ra.total_seconds() if isinstance(ra, timedelta) else float(ra)
+        self.state.paused_until = max(self.state.paused_until, self.clock() + seconds + 0.1)
+        logger.warning("telegram asked to slow down: bulk paused for %.1fs", seconds)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: JSONDict | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat = _chat_key(data.get("chat_id"))
+        if rate_limit_args and rate_limit_args.get("bulk"):
+            paid = bool(data.get("allow_paid_broadcast"))
+            await self._acquire(chat, int(rate_limit_args.get("priority", 0)), paid)
+        elif endpoint not in ("getUpdates", "getMe", "deleteWebhook"):
+            self.state.record(chat, self.clock(), self.limits)  # replies count, never wait
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            self._pause(exc)
+            raise
+
+
+def _chat_key(chat_id: object) -> ChatKey | None:
+    if chat_id is None:
+        return None
+    try:
+        return int(chat_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return str(chat_id)
