@@ -369,3 +369,22 @@ def test_floating_rate_credit_facility() -> None:
     assert info.kind == "credit_facility"
     assert info.terms["principal_usd"] == 200e6 and info.terms["coupon_pct"] is None
     assert info.terms["rate_description"] == "Term SOFR plus 4.50%" and info.terms["secured"] is True
+
+
+def test_prospectus_cover_amount_wins_over_notes_issued_in_its_risk_factors() -> None:
+    doc = (
+        "424B5 1 d1.htm Filed Pursuant to Rule 424(b)(5) Registration No. 333-1 PROSPECTUS SUPPLEMENT (To "
+        "Prospectus dated February 28, 2024) $850,000,000 2.125% Convertible Senior Notes due 2031 We are "
+        "offering $850,000,000 aggregate principal amount of our 2.125% Convertible Senior Notes due 2031. "
+        "The notes will bear interest at a rate of 2.125% per year. "
+        "The notes will mature on September 1, 2031. "
+        "TABLE OF CONTENTS About this prospectus. RISK FACTORS In November 2024, we issued $1 billion "
+        "aggregate principal amount of 0% convertible senior notes due 2030."
+    )
+    info = analyse_filing(doc, form="424B5")
+    assert info.kind == "convertible_notes"
+    assert (info.terms["principal_usd"], info.terms["coupon_pct"], info.terms["maturity"]) == (
+        850e6,
+        2.125,
+        "2031-09-01",
+    )

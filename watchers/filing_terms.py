@@ -757,7 +757,9 @@ _UPSIZED_FROM = re.compile(
 )
 
 
-def _extract(kind: str, text: str, subject: _Hit | None) -> dict[str, Any]:
+def _extract(kind: str, text: str, subject: _Hit | None, *, cover_size: int = 0) -> dict[str, Any]:
+    """Terms of a financing. ``cover_size`` > 0: ``text`` is a prospectus whose first ``cover_size``
+    characters are its cover page, whose amount wins over amounts "issued" in its risk factors."""
     terms: dict[str, Any] = dict.fromkeys(TERM_NAMES)
     if kind not in FINANCING_KINDS:
         return terms
@@ -765,7 +767,8 @@ def _extract(kind: str, text: str, subject: _Hit | None) -> dict[str, Any]:
         candidates = _principal_candidates(text)
         finals = [c for c in candidates if c.stage == "final"]
         launches = [c for c in candidates if c.stage == "launch"]
-        chosen = finals[0] if finals else (candidates[0] if candidates else None)
+        on_cover = [c for c in candidates if c.start < cover_size]
+        chosen = on_cover[0] if on_cover else finals[0] if finals else (candidates[0] if candidates else None)
         if chosen is not None:
             terms["principal_usd"] = chosen.value
             launch = next((c for c in launches if c.start < chosen.start), None)
@@ -839,7 +842,8 @@ def analyse_filing(
         pos = source.find(subject.text)
         subject = _Hit(subject.kind, pos, pos + len(subject.text), subject.text)
     combined = " ".join([source, *(_strip_forward_looking(e) for e in exhibit_texts)])
-    return FilingInfo(kind, _extract(kind, combined, subject))
+    cover_size = len(_cover(source)) if form_u.startswith(("424B", "FWP", "S-3", "F-3")) else 0
+    return FilingInfo(kind, _extract(kind, combined, subject, cover_size=cover_size))
 
 
 def _norm_item(item: str) -> str:
