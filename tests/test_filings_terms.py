@@ -388,3 +388,12 @@ def test_prospectus_cover_amount_wins_over_notes_issued_in_its_risk_factors() ->
         2.125,
         "2031-09-01",
     )
+
+
+def test_form_is_read_from_a_prospectus_without_the_submission_header() -> None:
+    """A primary document fetched from EDGAR lacks the "424B5 1 file.htm" header of the saved copies:
+    "Filed Pursuant to Rule 424(b)(5)" names the form."""
+    text = html_to_text(_doc(next(lab for lab in LABELS if lab["file"].startswith("mara-424b5"))))
+    text = text[text.index("As Filed Pursuant to Rule 424(b)(5)") :]
+    info = analyse_filing(text)
+    assert info.kind == "equity_offering" and info.terms["offering_amount_usd"] == 2e9

@@ -856,7 +856,14 @@ def _form_in_text(text: str) -> str | None:
     if m:
         return m.group(1)
     m = re.match(r"\s*(424B\d|8-K|6-K|FWP|S-3|F-3)\b", text)
-    return m.group(1) if m else None
+    if m:
+        return m.group(1)
+    m = re.search(r"\bPursuant\s+to\s+Rule\s+424\s*\(b\)\s*\((\d)\)", text[:3000], re.I)
+    if m:
+        return f"424B{m.group(1)}"
+    if re.search(r"\bPursuant\s+to\s+Rule\s+433\b|\bFree\s+Writing\s+Prospectus\b", text[:3000], re.I):
+        return "FWP"
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
