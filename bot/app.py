@@ -19,6 +19,7 @@ from bot.dbworker import DbWorker
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
 from bot.notifier import Notifier
 from bot.pipeline import IngestOptions, Pipeline
+from bot.presets import register as register_presets
 from bot.registry import build_watchers, source_links
 from bot.services import SERVICES_KEY, ScheduledWatcher, Services, services, utc_now
 from bot.settings import Settings
@@ -190,6 +191,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     commands.register(app)
     chat_commands.register(app)
     membership.register(app)
+    register_presets(app)  # /start with the preset keyboard
     register_charts(app)  # /chart
     app.add_error_handler(error_handler)
     return app

@@ -225,7 +225,6 @@ async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 def register(app: Application) -> None:
-    app.add_handler(CommandHandler("start", cmd_start))
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("alert", admin_only(cmd_alert)))
     app.add_handler(CommandHandler("alerts", cmd_alerts))

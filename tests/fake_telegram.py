@@ -97,6 +97,37 @@ class FakeTelegram:
         }
         return self.push_update({"message": message})
 
+    def push_callback(
+        self,
+        data: str,
+        *,
+        chat_id: int = 4242,
+        user_id: int = 4242,
+        message_id: int = 1,
+        chat_type: str = "private",
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        """A user taps an inline button with ``data`` under the bot's message ``message_id``."""
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = "Satoshi"
+        else:
+            chat["title"] = title or "Miners"
+        query = {
+            "id": f"cbq-{next(self._message_ids)}",
+            "from": {"id": user_id, "is_bot": False, "first_name": "Satoshi"},
+            "chat_instance": f"ci-{chat_id}",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat,
+                "from": self._bot_user(),
+                "text": "MinerWatch",
+            },
+        }
+        return self.push_update({"callback_query": query})
+
     def fail_next(
         self, method: str, status: int, body: dict[str, Any], *, chat_id: int | None = None, times: int = 1
     ) -> None:

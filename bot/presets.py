@@ -1,0 +1,184 @@
+"""``/start``: the welcome with a keyboard of preset alerts; one tap sets the alert.
+
+Each button carries ``preset:<name>`` (well under Telegram's 64-byte callback_data limit). A tap
+stores the preset's rules exactly as ``/alert`` would (canonical text, same rule limit, duplicates
+ignored), answers the callback and confirms in the chat. In groups only administrators may tap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from sqlite_utils import Database
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.commands import WELCOME, rule_metric
+from bot.permissions import is_chat_admin
+from bot.services import services
+from rules.catalogue import format_value
+from rules.grammar import format_rule, parse_rule
+from storage import chats, observations
+from storage import rules as rule_store
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PREFIX = "preset:"
+DEFAULT_HASHPRICE_FLOOR = 45.0  # USD/PH/day, used until a hashprice has been observed
+HASHPRICE_DROP = 0.10  # the preset sits 10% under the current hashprice
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str  # callback_data is "preset:<name>"
+    button: str
+    rules: Callable[[float | None], list[str]]  # current hashprice (or None) -> rule texts
+    note: str = ""  # said after the confirmation
+
+    @property
+    def callback_data(self) -> str:
+        return CALLBACK_PREFIX + self.name
+
+
+def hashprice_floor(current: float | None) -> int:
+    """10% under the current hashprice, rounded to whole dollars (never below $1); a fixed
+    default while no hashprice is known."""
+    if current is None or current <= 0:
+        return int(DEFAULT_HASHPRICE_FLOOR)
+    return max(1, round(current * (1 - HASHPRICE_DROP)))
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "hashprice_low",
+        "📉 Hashprice 10% below now",
+        lambda hp: [f"hashprice < {hashprice_floor(hp)}"],
+    ),
+    Preset(
+        "difficulty_3pct",
+        "⛏ Difficulty projection beyond ±3%",
+        lambda _hp: ["difficulty.next_change > 3%", "difficulty.next_change < -3%"],
+    ),
+    Preset("retarget", "🔁 Every retarget", lambda _hp: ["retarget"]),
+    Preset("filings", "📄 Every financing filing", lambda _hp: ["filings"]),
+    Preset("ercot_spike", "⚡ ERCOT West above $150/MWh", lambda _hp: ["power.hb_west > 150"]),
+    Preset(
+        "digest",
+        "☀️ Daily digest at 08:00",
+        lambda _hp: ["digest 08:00"],
+        note="08:00 in this chat's time zone: <code>/tz America/Chicago</code> changes it.",
+    ),
+)
+BY_NAME = {p.name: p for p in PRESETS}
+
+
+def keyboard() -> InlineKeyboardMarkup:
+    """Two buttons a row, so labels stay readable on a phone."""
+    buttons = [InlineKeyboardButton(p.button, callback_data=p.callback_data) for p in PRESETS]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    title = chat.title or chat.username or chat.full_name
+    await svc.db(chats.ensure_chat, chat.id, chat.type, title, svc.clock())
+    await message.reply_text(
+        WELCOME + "\n\n<b>Or tap a preset:</b>",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(),
+        do_quote=False,
+    )
+
+
+def apply_preset(
+    db: Database, chat_id: int, texts: list[str], now: datetime, max_rules: int
+) -> list[tuple[str, str]]:
+    """Store each rule text canonically; return (canonical text, outcome) with outcome one of
+    "added", "exists", "full". Runs on the database thread."""
+    results: list[tuple[str, str]] = []
+    for text in texts:
+        rule = parse_rule(text)  # the presets are fixed texts: a RuleError here is a bug, let it raise
+        canonical = format_rule(rule)
+        metric, kind = rule_metric(rule)
+        try:
+            rule_id = rule_store.add_rule(db, chat_id, canonical, metric, kind, now, max_rules=max_rules)
+        except rule_store.TooManyRules:
+            results.append((canonical, "full"))
+            continue
+        results.append((canonical, "added" if rule_id is not None else "exists"))
+    return results
+
+
+def confirmation(preset: Preset, results: list[tuple[str, str]], current: float | None, limit: int) -> str:
+    lines = []
+    for canonical, outcome in results:
+        code = f"<code>{escape(canonical)}</code>"
+        if outcome == "added":
+            lines.append(f"✅ Alert set: {code}")
+        elif outcome == "exists":
+            lines.append(f"This chat already has {code}.")
+        else:
+            lines.append(f"❌ Not set: {code}. This chat already has {limit} alerts, the most allowed.")
+    if preset.name == "hashprice_low":
+        lines.append(
+            f"10% under the current hashprice {escape(format_value('hashprice', current))}."
+            if current is not None
+            else "No hashprice observed yet, so a fixed $45/PH/day; /alerts and /delete change it."
+        )
+    if preset.note and any(outcome == "added" for _, outcome in results):
+        lines.append(preset.note)
+    lines.append("/alerts lists this chat's alerts.")
+    return "\n".join(lines)
+
+
+def toast(results: list[tuple[str, str]]) -> str:
+    """The short callback answer (Telegram shows up to 200 characters)."""
+    added = [c for c, outcome in results if outcome == "added"]
+    if added:
+        return ("Alert set: " + "; ".join(added))[:200]
+    if all(outcome == "exists" for _, outcome in results):
+        return "Already set in this chat."
+    return "This chat has the most alerts allowed: /delete one first."
+
+
+async def on_preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None:
+        return
+    svc = services(context)
+    preset = BY_NAME.get((query.data or "").removeprefix(CALLBACK_PREFIX))
+    if chat is None or preset is None:
+        await query.answer("This button is no longer offered: send /start for the current ones.")
+        return
+    if not await is_chat_admin(update, context):
+        await query.answer("Only this group's administrators can add alerts.", show_alert=True)
+        return
+    now = svc.clock()
+    title = chat.title or chat.username or chat.full_name
+    await svc.db(chats.ensure_chat, chat.id, chat.type, title, now)
+    last = await svc.db(observations.latest, "hashprice")
+    current = last[0] if last is not None else None
+    limit = svc.settings.alerts.max_rules_per_chat
+    results = await svc.db(apply_preset, chat.id, preset.rules(current), now, limit)
+    logger.info("preset chat=%s preset=%s results=%s", chat.id, preset.name, results)
+    await query.answer(toast(results))
+    await context.bot.send_message(
+        chat_id=chat.id,
+        text=confirmation(preset, results, current, limit),
+        parse_mode=ParseMode.HTML,
+        message_thread_id=getattr(query.message, "message_thread_id", None),  # forum topics
+    )
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("start", cmd_start))
+    app.add_handler(CallbackQueryHandler(on_preset, pattern=f"^{CALLBACK_PREFIX}"))
