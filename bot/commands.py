@@ -151,6 +151,13 @@ async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _remember_chat(update, context)
     if metric in CHAT_SCOPED:
         settings = await svc.db(chats.get_settings, chat.id)
+        if metric == "curtail.margin" and settings.get("fleet") and not settings.get("hub"):
+            await reply(
+                update,
+                "❌ <code>curtail</code> compares your hub's power price with your breakeven: name the hub, "
+                "for example <code>/fleet 18 0.045 hub HB_WEST</code>.",
+            )
+            return
         if not settings.get("fleet"):
             await reply(
                 update,

@@ -103,6 +103,26 @@ def alert_message(
     return truncate("\n".join(lines))
 
 
+def curtail_message(
+    reason: Reason, snapshot: Mapping[str, Any], *, links: Mapping[str, str], tz: tzinfo = UTC
+) -> str:
+    """The curtail signal in words a site manager acts on: power price vs the fleet's breakeven."""
+    hub = str(snapshot["hub"]).upper()
+    power = format_value(f"power.{hub.lower()}", float(snapshot[f"power.{hub.lower()}"]), tz)
+    breakeven = format_value("breakeven", float(snapshot["breakeven"]), tz)
+    if reason is Reason.RESOLVED:
+        head = f"⛏ <b>Mine again: {escape(hub)} {escape(power)}</b>"
+        ctx = f"below your breakeven {breakeven}: mining earns more than power costs"
+    else:
+        icon = "🔁" if reason is Reason.REPEAT else "🔌"
+        head = f"{icon} <b>Curtail: {escape(hub)} {escape(power)}</b>"
+        ctx = f"above your breakeven {breakeven}: mining now loses money"
+    hashprice = snapshot.get("hashprice")
+    if isinstance(hashprice, int | float):
+        ctx += f" · hashprice {format_value('hashprice', float(hashprice))}"
+    return truncate(f"{head}\n{escape(ctx)}\n{source_line('ercot', links)} · <code>curtail</code>")
+
+
 def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo = UTC) -> str:
     if kind == "retarget":
         realised = data.get("realised_change_pct")

@@ -22,10 +22,10 @@ import aiohttp
 from sqlite_utils import Database
 
 from bot.dbworker import DbWorker
-from bot.messages import alert_message, event_message
+from bot.messages import alert_message, curtail_message, event_message
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.events import match_event
-from rules.fleet import Fleet, fleet_metrics
+from rules.fleet import Fleet, curtail_margin_usd_per_mwh, fleet_metrics
 from rules.grammar import parse_rule
 from rules.model import AlertState, ChangeRule, EventRule, Reason, Rule, ThresholdRule
 from rules.quiet import QuietHours, in_quiet_hours
@@ -174,6 +174,9 @@ def evaluate_rule_row(
     }.get(decision.reason, now)
     key = outbox.outbox_key(row["id"], decision.reason, occurrence.isoformat() if occurrence else now)
     stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
+    if rule.metric == "curtail.margin" and value is not None and decision.reason is not Reason.NO_DATA:
+        text = curtail_message(decision.reason, snapshot, links=opts.links, tz=_chat_tz(row))
+        return _queue(db, row, key, str(decision.reason), text, rule.severe, now)
     text = alert_message(
         rule=rule,
         reason=decision.reason,
@@ -205,6 +208,43 @@ def _evaluate_chat_metrics(
             chat_snapshot = {**snapshot, **values}
             queued += evaluate_rule_row(db, row, values[metric], source, chat_snapshot, now, opts)
     return queued
+
+
+def _evaluate_curtail(
+    db: Database, snapshot: Mapping[str, float], source: str, now: datetime, opts: IngestOptions
+) -> int:
+    """The curtail signal: per chat, the real-time price at its hub minus its fleet's breakeven
+    (``curtail.margin``, USD/MWh). Fires when power costs more than mining earns; resolves ("mine
+    again") when it is back below. Evaluated whenever power or hashprice moves."""
+    queued = 0
+    for row in rule_store.rules_for_metric(db, "curtail.margin"):
+        settings = json.loads(row.get("chat_settings") or "{}")
+        fleet_cfg, hub = settings.get("fleet"), settings.get("hub")
+        if not fleet_cfg or not hub:
+            continue
+        power_metric = f"power.{hub.lower()}"
+        power = _current(db, snapshot, power_metric)
+        hashprice = _current(db, snapshot, "hashprice")
+        if power is None or hashprice is None:
+            continue
+        breakeven = fleet_metrics(hashprice, Fleet(**fleet_cfg))["breakeven"]
+        values = {
+            "curtail.margin": curtail_margin_usd_per_mwh(power, breakeven),
+            "breakeven": breakeven,
+            power_metric: power,
+            "hashprice": hashprice,
+        }
+        queued += evaluate_rule_row(
+            db, row, values["curtail.margin"], source, {**snapshot, **values, "hub": hub}, now, opts
+        )
+    return queued
+
+
+def _current(db: Database, snapshot: Mapping[str, float], metric: str) -> float | None:
+    if metric in snapshot:
+        return snapshot[metric]
+    last = observations.latest(db, metric)
+    return last[0] if last else None
 
 
 def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptions) -> int:
@@ -246,6 +286,9 @@ def ingest(
                 queued += evaluate_rule_row(db, row, obs.value, obs.source, snapshot, now, opts)
         if "hashprice" in latest:
             queued += _evaluate_chat_metrics(db, snapshot, latest["hashprice"].source, now, opts)
+        movers = [m for m in latest if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1)]
+        if movers:
+            queued += _evaluate_curtail(db, snapshot, latest[movers[0]].source, now, opts)
         new_events = 0
         for event in result.events:
             if events.record_event(db, event, now):
