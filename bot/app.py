@@ -13,10 +13,12 @@ import aiohttp
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
-from bot import chat_commands, commands, membership
+from bot import chat_commands, commands, health, membership
+from bot import http as ops_http
 from bot.charts import register as register_charts
 from bot.dbworker import DbWorker
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
+from bot.metrics import METRICS_KEY, Metrics
 from bot.notifier import Notifier
 from bot.pipeline import IngestOptions, Pipeline
 from bot.presets import register as register_presets
@@ -79,7 +81,9 @@ async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     assert job is not None and svc.session is not None
     scheduled: ScheduledWatcher = job.data  # type: ignore[assignment]
     outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
-    if outcome.queued and svc.notifier is not None:
+    # Metrics, and the admins hear of a failing source once (and of its recovery once).
+    notices = await health.after_poll(svc, ops_http.app_metrics(context.bot_data), outcome)
+    if (outcome.queued or notices) and svc.notifier is not None:
         await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
 
 
@@ -160,13 +164,17 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
             svc.clock,
             batch=svc.settings.delivery.batch,
             max_attempts=svc.settings.delivery.max_attempts,
+            on_sent=ops_http.app_metrics(app.bot_data).on_sent_hook(svc.clock),
+            on_failed=ops_http.app_metrics(app.bot_data).on_failed,
         )
+        await ops_http.start(app.bot_data, svc)  # /healthz and /metrics when [http] enabled
         if with_jobs:
             schedule_jobs(app, svc)
             await app.bot.set_my_commands(MENU)
         logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")
 
     async def post_shutdown(app: Application) -> None:
+        await ops_http.stop(app.bot_data)
         if svc.notifier is not None:
             try:
                 await svc.notifier.drain()  # flush what can go out now
@@ -188,6 +196,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
         .build()
     )
     app.bot_data[SERVICES_KEY] = svc
+    app.bot_data[METRICS_KEY] = Metrics()  # the app's own registry, not prometheus_client's global one
     commands.register(app)
     chat_commands.register(app)
     membership.register(app)
