@@ -17,11 +17,13 @@ from bot import chat_commands, commands, health, membership
 from bot import http as ops_http
 from bot.charts import register as register_charts
 from bot.dbworker import DbWorker
+from bot.digest import digest_job
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
 from bot.metrics import METRICS_KEY, Metrics
 from bot.notifier import Notifier
 from bot.pipeline import IngestOptions, Pipeline
 from bot.presets import register as register_presets
+from bot.quiet_summary import quiet_summary_job
 from bot.registry import build_watchers, source_links
 from bot.services import SERVICES_KEY, ScheduledWatcher, Services, services, utc_now
 from bot.settings import Settings
@@ -127,6 +129,20 @@ def schedule_jobs(app: Application, svc: Services) -> None:
         interval=60,
         first=60,
         name="alerts:stale",
+        job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
+    )
+    jq.run_repeating(
+        digest_job,
+        interval=60,
+        first=15,
+        name="digest",
+        job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
+    )
+    jq.run_repeating(
+        quiet_summary_job,
+        interval=60,
+        first=20,
+        name="quiet:summary",
         job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
     )
 

@@ -1,0 +1,253 @@
+"""The daily digest for chats with a ``digest HH:MM`` rule (issue 7).
+
+Every minute the ``digest`` job asks :func:`due_digests` which chats' digests are due in their own
+time zone (``chats.tz``, wall clock, DST-safe through :func:`rules.quiet.digest_due`). Each due
+digest (the /status text plus the last 24 hours' alert count) is queued through the OUTBOX under
+the idempotency key (chat, "digest", local date): once per local day, however often the job runs
+and across restarts. A digest set today after its time first arrives tomorrow.
+
+A digest is something the chat scheduled, so it comes through quiet hours; it respects /mute and
+/snooze (all alerts, or the digest rule's own) and goes out later the same day once they end.
+
+After the digest text is confirmed sent, the chat also gets the hashprice chart of the last 7 days
+as a photo, sent directly (not through the outbox: a photo that fails is logged and not retried,
+the text has already arrived).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.charts import ChartData, chart_png, chat_thresholds
+from bot.chat_commands import status_text
+from bot.messages import truncate
+from bot.pipeline import cached_rule, delivery_status
+from bot.services import Services, services
+from rules.catalogue import format_value
+from rules.grammar import RuleError
+from rules.model import EventRule
+from rules.quiet import digest_due, zone
+from storage import chats, observations, outbox
+from storage import rules as rule_store
+from storage.clock import iso, parse_iso
+
+logger = logging.getLogger(__name__)
+
+REASON = "digest"
+METRIC = "event:digest"
+ALERTS_WINDOW = timedelta(hours=24)
+CHART_DAYS = 7
+# Outbox reasons that are alerts a chat received (not digests, summaries or operator notices).
+ALERT_REASONS = {
+    "firing": "firing",
+    "repeat": "repeats",
+    "resolved": "resolved",
+    "no_data": "no data",
+    "event": "events",
+}
+
+
+@dataclass(frozen=True)
+class DueDigest:
+    chat_id: int
+    rule_id: int
+    at: str  # "HH:MM" local
+    tz: str  # IANA zone of the chat
+    local_date: date
+    key: str  # outbox idempotency key: (chat, "digest", local date)
+    chat_type: str | None = None
+
+
+def digest_key(chat_id: int, local_date: date) -> str:
+    return outbox.outbox_key(chat_id, REASON, local_date.isoformat())
+
+
+def _zone_name(name: str | None) -> str:
+    try:
+        return zone(name or "UTC").key
+    except RuleError:
+        return "UTC"
+
+
+def _last_digest(db: Database, chat_id: int) -> datetime | None:
+    rows = list(
+        db.query(
+            "SELECT MAX(created_at) AS at FROM outbox WHERE chat_id = ? AND reason = ?", [chat_id, REASON]
+        )
+    )
+    return parse_iso(rows[0]["at"]) if rows else None
+
+
+def due_digests(db: Database, now: datetime) -> list[DueDigest]:
+    """The digests due now, at most one per chat, none already queued for the chat's local day.
+
+    "Last sent" for :func:`digest_due` is the later of the chat's last digest and the rule's own
+    creation, so a rule set after today's time waits for tomorrow."""
+    out: list[DueDigest] = []
+    seen: set[int] = set()
+    for row in rule_store.rules_for_metric(db, METRIC):
+        chat_id = row["chat_id"]
+        if chat_id in seen:
+            continue
+        try:
+            rule = cached_rule(row["text"])
+        except RuleError:
+            logger.warning("unreadable digest rule=%s text=%r", row["id"], row["text"])
+            continue
+        if not isinstance(rule, EventRule) or rule.event != "digest" or rule.at is None:
+            continue
+        tz = _zone_name(row.get("chat_tz"))
+        last = max(
+            (t for t in (_last_digest(db, chat_id), parse_iso(row.get("created_at"))) if t is not None),
+            default=None,
+        )
+        if not digest_due(rule.at, tz, last, now):
+            continue
+        local_date = now.astimezone(ZoneInfo(tz)).date()
+        key = digest_key(chat_id, local_date)
+        if db["outbox"].count_where("key = ?", [key]):
+            continue  # today's is queued already (another digest rule, or a changed time)
+        seen.add(chat_id)
+        out.append(DueDigest(chat_id, row["id"], rule.at, tz, local_date, key, row.get("chat_type")))
+    return out
+
+
+def alert_counts(db: Database, chat_id: int, since: datetime) -> dict[str, int]:
+    """Alerts queued for the chat since ``since`` by reason (held and summarised ones included)."""
+    placeholders = ", ".join("?" for _ in ALERT_REASONS)
+    rows = db.query(
+        "SELECT reason, COUNT(*) AS n FROM outbox WHERE chat_id = ? AND created_at >= ? "
+        f"AND status != 'failed' AND reason IN ({placeholders}) GROUP BY reason",
+        [chat_id, iso(since), *ALERT_REASONS],
+    )
+    return {r["reason"]: r["n"] for r in rows}
+
+
+def digest_text(
+    snapshot: Mapping[str, dict[str, Any]],
+    settings: Mapping[str, Any],
+    counts: Mapping[str, int],
+    now: datetime,
+    tz: ZoneInfo,
+) -> str:
+    """Header, the /status text, the last 24 hours' alert count; within Telegram's 4,096."""
+    local = now.astimezone(tz)
+    lines = [f"☀️ <b>Daily digest</b> · {local:%a %d %b %Y}, {local:%H:%M} {escape(tz.key)}"]
+    if snapshot:
+        lines.append(status_text(dict(snapshot), dict(settings), now, tz))
+    else:
+        lines.append("No data yet: the watchers have not reported.")
+    total = sum(counts.values())
+    if total:
+        parts = ", ".join(f"{n} {ALERT_REASONS[r]}" for r, n in sorted(counts.items()) if n)
+        lines.append(f"Alerts in the last 24 h: <b>{total}</b> ({parts})")
+    else:
+        lines.append("No alerts in the last 24 h.")
+    return truncate("\n\n".join(lines))
+
+
+def _priority(chat_type: str | None) -> int:
+    if chat_type == "channel":
+        return outbox.PRIORITY_CHANNEL
+    if chat_type in ("group", "supergroup"):
+        return outbox.PRIORITY_GROUP
+    return outbox.PRIORITY_PRIVATE
+
+
+def queue_digests(db: Database, now: datetime) -> list[DueDigest]:
+    """Queue every due digest (one transaction); return those newly queued."""
+    queued: list[DueDigest] = []
+    with db.atomic():
+        due = due_digests(db, now)
+        if not due:
+            return queued
+        snapshot = observations.latest_all(db)
+        for d in due:
+            settings = chats.get_settings(db, d.chat_id)
+            if delivery_status(settings, d.rule_id, True, now) is None:
+                logger.debug("digest chat=%s waits: muted or snoozed", d.chat_id)
+                continue
+            counts = alert_counts(db, d.chat_id, now - ALERTS_WINDOW)
+            text = digest_text(snapshot, settings, counts, now, ZoneInfo(d.tz))
+            if outbox.enqueue(
+                db,
+                key=d.key,
+                chat_id=d.chat_id,
+                rule_id=d.rule_id,
+                reason=REASON,
+                text=text,
+                now=now,
+                priority=_priority(d.chat_type),
+            ):
+                logger.info("digest queued chat=%s date=%s", d.chat_id, d.local_date)
+                queued.append(d)
+    return queued
+
+
+def sent_keys(db: Database, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    placeholders = ", ".join("?" for _ in keys)
+    rows = db.query(f"SELECT key FROM outbox WHERE status = 'sent' AND key IN ({placeholders})", keys)
+    return {r["key"] for r in rows}
+
+
+def _chart_data(db: Database, chat_id: int, tz: str, since: datetime) -> ChartData:
+    points = observations.history(db, "hashprice", since)
+    return ChartData("hashprice", points, chat_thresholds(db, chat_id, "hashprice"), ZoneInfo(tz))
+
+
+async def send_charts(svc: Services, bot: Bot, digests: list[DueDigest]) -> int:
+    """The 7-day hashprice chart for each digest already delivered; one render per distinct
+    (time zone, thresholds). Returns how many photos Telegram accepted."""
+    delivered = await svc.db(sent_keys, [d.key for d in digests])
+    since = svc.clock() - timedelta(days=CHART_DAYS)
+    rendered: dict[tuple[str, tuple[Any, ...]], bytes] = {}
+    photos = 0
+    for d in digests:
+        if d.key not in delivered:
+            continue  # the text is still waiting (rate limit, retry): no photo ahead of it
+        data = await svc.db(_chart_data, d.chat_id, d.tz, since)
+        if len(data.points) < 2:
+            continue
+        cache_key = (d.tz, tuple(data.thresholds))
+        if cache_key not in rendered:
+            rendered[cache_key] = await chart_png(data, f"Hashprice (hashprice), last {CHART_DAYS}d")
+        now_value = escape(format_value("hashprice", data.points[-1][1]))
+        caption = f"Hashprice, last {CHART_DAYS} days: now <b>{now_value}</b>"
+        try:
+            await bot.send_photo(
+                chat_id=d.chat_id,
+                photo=rendered[cache_key],
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                filename=f"hashprice-{CHART_DAYS}d.png",
+            )
+            photos += 1
+        except Exception as exc:  # a photo is a bonus: log it, never retry, never break the job
+            logger.warning("digest chart chat=%s not sent: %s", d.chat_id, exc)
+    return photos
+
+
+async def run_digests(svc: Services, bot: Bot) -> list[DueDigest]:
+    """The job's work: queue due digests, drain them, then add the charts. Returns those queued."""
+    queued = await svc.db(queue_digests, svc.clock())
+    if queued and svc.notifier is not None:
+        await svc.notifier.drain()
+        await send_charts(svc, bot, queued)
+    return queued
+
+
+async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_digests(services(context), context.bot)

@@ -1,0 +1,183 @@
+"""When a chat's quiet hours end, the alerts held meanwhile arrive as ONE summary (issue 7).
+
+The pipeline queues alerts that fall in quiet hours as ``held`` outbox rows. Every minute the
+``quiet:summary`` job looks at chats with held rows whose quiet hours are over (or were turned
+off), takes the rows (:func:`storage.outbox.release_held` marks them ``summarised``) and queues a
+summary, "While quiet: 3 alerts" and the first line of each, in the same transaction. Its outbox
+key is derived from the first held row's key, which is summarised once and never held again, so
+the summary is never queued twice, across restarts too. A long night is split into pages under
+Telegram's 4,096 characters, at most :data:`MAX_PAGES` of them.
+
+A chat muted meanwhile gets nothing (its held alerts are dropped); a chat snoozed meanwhile gets
+its summary when the snooze ends.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+from telegram.ext import ContextTypes
+
+from bot.services import Services, services
+from rules.grammar import RuleError
+from rules.quiet import QuietHours, in_quiet_hours, zone
+from storage import outbox
+from storage.clock import parse_iso
+
+logger = logging.getLogger(__name__)
+
+REASON = "quiet_summary"
+TELEGRAM_MAX_CHARS = 4096
+MAX_LINE_CHARS = 300  # per held alert
+MAX_PAGES = 3  # a very long night is cut short rather than flooding a group (20 messages/min)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def quiet_over(settings: Mapping[str, Any], now: datetime) -> bool:
+    """True when the chat is not in quiet hours now (or has none any more)."""
+    quiet = settings.get("quiet")
+    if not quiet:
+        return True
+    try:
+        q = QuietHours(
+            start=datetime.strptime(quiet["start"], "%H:%M").time(),
+            end=datetime.strptime(quiet["end"], "%H:%M").time(),
+            tz=quiet.get("tz", "UTC"),
+        )
+        return not in_quiet_hours(q, now)
+    except (KeyError, TypeError, ValueError, RuleError):
+        logger.warning("unreadable quiet hours %r: releasing held alerts", quiet)
+        return True
+
+
+def snoozed(settings: Mapping[str, Any], now: datetime) -> bool:
+    until = parse_iso(settings.get("snooze_until"))
+    return until is not None and now < until
+
+
+def first_line(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
+    """The alert's headline as safe HTML: tags dropped, cut to ``max_chars``, re-escaped."""
+    line = html.unescape(_TAG.sub("", (text or "").strip().split("\n", 1)[0])).strip()
+    if len(line) > max_chars:
+        line = line[: max_chars - 1] + "…"
+    return escape(line)
+
+
+def summary_pages(
+    rows: Sequence[Mapping[str, Any]], tz: ZoneInfo, limit: int = TELEGRAM_MAX_CHARS
+) -> list[str]:
+    """ "While quiet: N alerts" and one line per held alert (local time + headline), split into
+    pages under ``limit`` characters; past :data:`MAX_PAGES` the rest is counted, not listed."""
+    n = len(rows)
+    noun = "alert" if n == 1 else "alerts"
+    items = []
+    for row in rows:
+        at = parse_iso(row.get("created_at"))
+        when = f"{at.astimezone(tz):%H:%M} " if at else ""
+        items.append(f"• {when}{first_line(row.get('text', ''))}")
+    reserve = 80  # the header of each page and a possible "… and N more" line
+    pages: list[list[str]] = [[]]
+    size = 0
+    for item in items:
+        if pages[-1] and size + len(item) + 1 > limit - reserve:
+            pages.append([])
+            size = 0
+        pages[-1].append(item)
+        size += len(item) + 1
+    shown = pages[:MAX_PAGES]
+    left = n - sum(len(p) for p in shown)
+    if left:
+        shown[-1].append(f"… and {left} more")
+    out = []
+    for i, page in enumerate(shown, start=1):
+        header = f"🌙 <b>While quiet: {n} {noun}</b>"
+        if len(shown) > 1:
+            header += f" ({i}/{len(shown)})"
+        out.append("\n".join([header, *page]))
+    return out
+
+
+def _chats_with_held(db: Database) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "SELECT DISTINCT chats.id, chats.type, chats.tz, chats.settings FROM outbox "
+            "JOIN chats ON chats.id = outbox.chat_id WHERE outbox.status = 'held' AND chats.active = 1 "
+            "ORDER BY chats.id"
+        )
+    )
+
+
+def _priority(chat_type: str | None) -> int:
+    if chat_type == "channel":
+        return outbox.PRIORITY_CHANNEL
+    if chat_type in ("group", "supergroup"):
+        return outbox.PRIORITY_GROUP
+    return outbox.PRIORITY_PRIVATE
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return zone(name or "UTC")
+    except RuleError:
+        return ZoneInfo("UTC")
+
+
+def shown_zone(chat_tz: str | None, settings: Mapping[str, Any]) -> ZoneInfo:
+    """Times in the summary: the chat's /tz when set, else its quiet hours' zone, else UTC."""
+    quiet_tz = (settings.get("quiet") or {}).get("tz")
+    if (not chat_tz or chat_tz == "UTC") and quiet_tz:
+        return _zone(quiet_tz)
+    return _zone(chat_tz)
+
+
+def queue_summaries(db: Database, now: datetime) -> int:
+    """Summarise the held alerts of every chat whose quiet hours are over; return pages queued."""
+    queued = 0
+    for chat in _chats_with_held(db):
+        settings = json.loads(chat["settings"] or "{}")
+        if not quiet_over(settings, now) or (snoozed(settings, now) and not settings.get("muted")):
+            continue
+        with db.atomic():
+            rows = outbox.release_held(db, chat["id"], now)
+            if not rows:
+                continue
+            if settings.get("muted"):
+                logger.info("quiet summary chat=%s dropped %d held alerts: muted", chat["id"], len(rows))
+                continue
+            pages = summary_pages(rows, shown_zone(chat["tz"], settings))
+            for i, text in enumerate(pages):
+                # created a microsecond apart, in page order, and all already due
+                at = now - timedelta(microseconds=len(pages) - i)
+                queued += outbox.enqueue(
+                    db,
+                    key=outbox.outbox_key(chat["id"], REASON, rows[0]["key"], i),
+                    chat_id=chat["id"],
+                    rule_id=None,
+                    reason=REASON,
+                    text=text,
+                    now=at,
+                    priority=_priority(chat["type"]),
+                )
+            logger.info("quiet summary chat=%s alerts=%d pages=%d", chat["id"], len(rows), len(pages))
+    return queued
+
+
+async def run_quiet_summaries(svc: Services) -> int:
+    """The job's work: queue the summaries due now and send them at once."""
+    queued = await svc.db(queue_summaries, svc.clock())
+    if queued and svc.notifier is not None:
+        await svc.notifier.drain()
+    return queued
+
+
+async def quiet_summary_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_quiet_summaries(services(context))
