@@ -121,7 +121,6 @@ async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     args = command_argument(update).split()
     now = svc.clock()
-    await svc.db(chats.ensure_chat, chat.id, chat.type, chat.title, now)
     if not args:
         fleet = (await svc.db(chats.get_settings, chat.id)).get("fleet")
         if not fleet:
@@ -197,7 +196,7 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         seconds = parse_duration(args[0])
     except DurationError as err:
-        await reply(update, f"❌ {escape(str(err))}. Example: {example}")
+        await reply(update, f"❌ {escape(str(err), quote=False)}. Example: {example}")
         return
     until = now + timedelta(seconds=seconds)
     if len(args) == 1:
@@ -240,7 +239,7 @@ async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         q = parse_quiet(arg)
     except RuleError as err:
-        await reply(update, f"❌ {escape(str(err))}")
+        await reply(update, f"❌ {escape(str(err), quote=False)}")
         return
     await svc.db(
         chats.update_settings,
@@ -285,17 +284,15 @@ async def cmd_tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         tz = zone(arg) if arg else None
     except RuleError as err:
-        await reply(update, f"❌ {escape(str(err))}")
+        await reply(update, f"❌ {escape(str(err), quote=False)}")
         return
     if tz is None:
         await reply(update, "Give an IANA time zone, for example <code>/tz America/Chicago</code>.")
         return
-    await svc.db(chats.ensure_chat, chat.id, chat.type, chat.title, svc.clock())
     await svc.db(_set_tz, chat.id, str(tz.key))
     await reply(
         update,
-        f"🕑 Times in this chat are now shown in {escape(tz.key)} "
-        f"(now {svc.clock().astimezone(tz):%H:%M}).",
+        f"🕑 Times in this chat are now shown in {escape(tz.key)} (now {svc.clock().astimezone(tz):%H:%M}).",
     )
 
 

@@ -46,6 +46,7 @@ HELP = (
     "/alerts: list this chat's alerts, numbered\n"
     "/delete <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>\n"
     "/status: the current numbers\n"
+    "/chart <i>metric</i> [window]: a chart of stored history, e.g. <code>/chart hashprice 30d</code>\n"
     "/fleet <i>J/TH</i> <i>USD/kWh</i>: set your fleet, e.g. <code>/fleet 18 0.045</code>\n"
     "/snooze <i>duration</i> [n]: pause alerts, e.g. <code>/snooze 2h</code>\n"
     "/quiet <i>HH:MM-HH:MM</i> [tz]: quiet hours, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>\n"
@@ -110,20 +111,6 @@ def paginate(text: str, limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
     return pages
 
 
-async def _remember_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    chat = update.effective_chat
-    if chat is None:
-        return
-    svc = services(context)
-    title = chat.title or chat.username or chat.full_name
-    await svc.db(chats.ensure_chat, chat.id, chat.type, title, svc.clock())
-
-
-async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _remember_chat(update, context)
-    await reply(update, WELCOME)
-
-
 async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, HELP)
 
@@ -144,11 +131,10 @@ async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         rule = parse_rule(text)
     except RuleError as err:
-        await reply(update, f"❌ {escape(str(err))}")
+        await reply(update, f"❌ {escape(str(err), quote=False)}")
         return
     canonical = format_rule(rule)
     metric, kind = rule_metric(rule)
-    await _remember_chat(update, context)
     if metric in CHAT_SCOPED:
         settings = await svc.db(chats.get_settings, chat.id)
         if metric == "curtail.margin" and settings.get("fleet") and not settings.get("hub"):

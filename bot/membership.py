@@ -33,6 +33,17 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         logger.info("chat=%s active: bot is %s", chat.id, new_status)
 
 
+async def remember_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every command first records its chat (and reactivates it: the user is talking to us
+    again), so no command ever writes settings or rules for a chat the database lacks."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    svc = services(context)
+    title = chat.title or chat.username or chat.full_name
+    await svc.db(chats.ensure_chat, chat.id, chat.type, title, svc.clock())
+
+
 async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
@@ -43,5 +54,7 @@ async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 def register(app: Application) -> None:
+    # group -1 runs before the command handlers (group 0) for the same update
+    app.add_handler(MessageHandler(filters.COMMAND, remember_chat), group=-1)
     app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate))
