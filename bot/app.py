@@ -4,6 +4,7 @@ named ``watch:<id>``, plus ``outbox:drain`` and ``alerts:stale``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -11,9 +12,9 @@ from html import escape
 
 import aiohttp
 from telegram import BotCommand, Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot import chat_commands, commands, health, membership
+from bot import channels, chat_commands, commands, health, membership
 from bot import http as ops_http
 from bot.charts import register as register_charts
 from bot.dbworker import DbWorker
@@ -21,13 +22,17 @@ from bot.digest import digest_job
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
 from bot.metrics import METRICS_KEY, Metrics
 from bot.notifier import Notifier
+from bot.pacer import Pacer
 from bot.pipeline import IngestOptions, Pipeline
 from bot.presets import register as register_presets
 from bot.quiet_summary import quiet_summary_job
 from bot.registry import build_watchers, source_links
 from bot.services import SERVICES_KEY, ScheduledWatcher, Services, services, utc_now
 from bot.settings import Settings
+from storage import observations
 from storage.db import open_db
+from watchers.base import SourceError
+from watchers.network import backfill
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ MENU = [
     BotCommand("help", "all commands with examples"),
 ]
 
+FINAL_FLUSH_S = 5.0  # at shutdown, how long the outbox may still drain
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
 
 
@@ -75,6 +81,23 @@ def create_services(
         clock=clock,
         links=links,
     )
+
+
+async def backfill_history(svc: Services) -> int:
+    """On first start, a year of difficulty and hashrate history from mempool, so charts and
+    change-over-window rules have data from day one. Runs once: skipped when history exists."""
+    if not any(sw.watcher.id == "network" for sw in svc.watchers) or svc.session is None:
+        return 0
+    if await svc.db(observations.latest, "difficulty") is not None:
+        return 0
+    try:
+        history = await backfill(svc.session, svc.settings.sources.mempool, svc.clock())
+    except SourceError as err:
+        logger.warning("history backfill skipped: %s", err.message)
+        return 0
+    stored = await svc.db(observations.insert_observations, history)
+    logger.info("history backfill: %d observations", stored)
+    return stored
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -184,18 +207,24 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
             on_failed=ops_http.app_metrics(app.bot_data).on_failed,
         )
         await ops_http.start(app.bot_data, svc)  # /healthz and /metrics when [http] enabled
+        await channels.sync_broadcasts(app, svc)
         if with_jobs:
+            app.create_task(backfill_history(svc), name="history:backfill")
             schedule_jobs(app, svc)
             await app.bot.set_my_commands(MENU)
         logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")
 
-    async def post_shutdown(app: Application) -> None:
-        await ops_http.stop(app.bot_data)
+    async def post_stop(app: Application) -> None:
+        # Polling and jobs have stopped; the bot can still send: flush what can go out now.
+        # Whatever fails stays in the outbox for the next start.
         if svc.notifier is not None:
             try:
-                await svc.notifier.drain()  # flush what can go out now
+                await asyncio.wait_for(svc.notifier.drain(), timeout=FINAL_FLUSH_S)
             except Exception as exc:
-                logger.warning("final drain failed: %s", exc)
+                logger.warning("final flush incomplete (%s): the rest goes out on the next start", exc)
+
+    async def post_shutdown(app: Application) -> None:
+        await ops_http.stop(app.bot_data)
         if svc.session is not None:
             await svc.session.close()
         svc.db.close()
@@ -206,8 +235,10 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
         .token(token.get_secret_value())
         .base_url(svc.settings.telegram.base_url)
         .base_file_url(svc.settings.telegram.base_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=0))  # RetryAfter reaches the notifier's outbox logic
+        # Telegram's limits with priorities: replies never wait behind a broadcast (bot/pacer.py).
+        .rate_limiter(Pacer())
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
@@ -216,6 +247,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     commands.register(app)
     chat_commands.register(app)
     membership.register(app)
+    channels.register(app)
     register_presets(app)  # /start with the preset keyboard
     register_charts(app)  # /chart
     app.add_error_handler(error_handler)

@@ -53,6 +53,8 @@ HELP = (
     "/mute, /unmute: stop or resume all alerts in this chat\n"
     "/tz <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>\n"
     "/filings: the latest financing filings seen\n"
+    "/channel @name alert|alerts|delete …: (the bot's admins) a channel's alerts, e.g. "
+    "<code>/channel @mychannel alert retarget</code>\n"
     "/start: welcome and examples\n"
     "/help: this list\n\n"
     "Rules: <code>METRIC OP VALUE [for DURATION] [every DURATION]</code> with OP one of "

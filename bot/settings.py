@@ -13,7 +13,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -90,6 +98,35 @@ class HttpConfig(_Section):
     port: int = Field(default=8080, ge=0, le=65535)  # 0 picks a free port (tests)
 
 
+class BroadcastConfig(_Section):
+    """A channel (or group) that gets alerts from the config file: one message per event."""
+
+    chat: str  # "@channelname" or a numeric id like "-1001234567890"
+    rules: list[str] = Field(min_length=1)  # rule texts, as after /alert
+    # the bot must be an administrator of the channel with the right to post
+
+    @field_validator("chat")
+    @classmethod
+    def _chat_form(cls, value: str) -> str:
+        value = value.strip()
+        if not (value.startswith("@") and len(value) > 1) and not value.lstrip("-").isdigit():
+            raise ValueError('write "@channelname" or a numeric chat id like "-1001234567890"')
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_parse(cls, value: list[str]) -> list[str]:
+        from rules.grammar import RuleError, format_rule, parse_rule
+
+        out = []
+        for i, text in enumerate(value):
+            try:
+                out.append(format_rule(parse_rule(text)))
+            except RuleError as err:
+                raise ValueError(f"rule {i + 1} ({text!r}): {err.problem}") from err
+        return out
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MINERWATCH_",
@@ -105,6 +142,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    broadcast: list[BroadcastConfig] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

@@ -101,3 +101,10 @@ def m002_core(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations()
+def m003_rule_origin(db: Database) -> None:
+    # "chat": set with /alert in the chat; "config": a [[broadcast]] entry of config.toml, which
+    # the bot keeps in step with the file at every start.
+    db["rules"].add_column("origin", str, not_null_default="chat")

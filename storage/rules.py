@@ -63,3 +63,38 @@ def rules_for_metric(db: Database, metric: str) -> list[dict[str, Any]]:
 
 def count_rules(db: Database) -> int:
     return db["rules"].count
+
+
+def sync_config_rules(
+    db: Database, chat_id: int, texts: list[str], kinds: dict[str, tuple[str, str]], now: datetime
+) -> tuple[int, int]:
+    """Make the chat's config-origin rules exactly ``texts`` (canonical). ``kinds`` maps each text
+    to (metric, kind). Rules set with /channel stay. Returns (added, removed)."""
+    with db.atomic():
+        current = {
+            r["text"]: r["id"]
+            for r in db.query("SELECT id, text FROM rules WHERE chat_id = ? AND origin = 'config'", [chat_id])
+        }
+        removed = 0
+        for text, rule_id in current.items():
+            if text not in texts:
+                db.execute("DELETE FROM alerts WHERE rule_id = ?", [rule_id])
+                db.execute("DELETE FROM rules WHERE id = ?", [rule_id])
+                removed += 1
+        added = 0
+        for text in texts:
+            if text in current or db["rules"].count_where("chat_id = ? AND text = ?", [chat_id, text]):
+                continue
+            metric, kind = kinds[text]
+            db["rules"].insert(
+                {
+                    "chat_id": chat_id,
+                    "text": text,
+                    "metric": metric,
+                    "kind": kind,
+                    "created_at": iso(now),
+                    "origin": "config",
+                }
+            )
+            added += 1
+    return added, removed

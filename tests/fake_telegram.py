@@ -23,6 +23,10 @@ TOKEN = "123456:TEST-token-never-logged"
 JSON_FIELDS = {"reply_markup", "link_preview_options", "allowed_updates", "commands", "scope", "entities"}
 
 
+class ChatNotFound(Exception):
+    """Answered as Telegram's real 400 "Bad Request: chat not found"."""
+
+
 @dataclass
 class Call:
     method: str
@@ -54,6 +58,8 @@ class FakeTelegram:
     updates: deque[dict[str, Any]] = field(default_factory=deque)
     faults: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
     admins: dict[int, set[int]] = field(default_factory=dict)  # chat id -> admin user ids
+    # chats getChat knows: "@name" or id -> Chat JSON (channels the bot was added to)
+    known_chats: dict[int | str, dict[str, Any]] = field(default_factory=dict)
     limits: RateLimits | None = None
     too_many: int = 0  # 429s answered because of `limits`
     base_url: str = ""
@@ -217,7 +223,12 @@ class FakeTelegram:
             return web.json_response(
                 {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404
             )
-        result = await handler(params)
+        try:
+            result = await handler(params)
+        except ChatNotFound:
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}, status=400
+            )
         return web.json_response({"ok": True, "result": result})
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
@@ -327,6 +338,24 @@ class FakeTelegram:
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
+
+    async def _m_getChat(self, params: dict[str, Any]) -> Any:
+        ref = params["chat_id"]
+        key: int | str = int(ref) if str(ref).lstrip("-").isdigit() else str(ref)
+        if key not in self.known_chats:
+            raise ChatNotFound()
+        return {
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+            **self.known_chats[key],
+        }
 
     async def _m_getChatAdministrators(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])

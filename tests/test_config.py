@@ -105,7 +105,10 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
     out = []
     for name, field in model.model_fields.items():
         ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
+        item = getattr(ann, "__args__", (None,))[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):  # an array of tables: [[name]]
+            out += _keys(item, f"[{name}].")
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
             out += _keys(ann, f"{prefix}{name}.")
         else:
             out.append((prefix.rstrip("."), name))
@@ -119,7 +122,10 @@ def test_every_setting_is_documented_in_config_toml():
     current = None
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
+        if stripped.lstrip("# ").startswith("[["):
+            current = "[" + stripped.lstrip("# ").strip("[]") + "]"
+            sections.setdefault(current, "")
+        elif stripped.startswith("["):
             current = stripped.strip("[]")
             sections.setdefault(current, "")
         elif current:

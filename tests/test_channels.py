@@ -1,0 +1,119 @@
+"""Channels: [[broadcast]] entries from config.toml and /channel from the bot's admins; a
+channel gets one message per event however many of its rules match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.pipeline import ingest
+from bot.settings import ConfigError, load_settings
+from storage import rules as rule_store
+from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.harness import FakeClock, running_bot
+from watchers.base import Event, PollResult
+
+CHANNEL_ID = -1001234567890
+ADMIN = 99
+
+
+def config(tmp_path: Path, tg: FakeTelegram, rules: list[str]) -> Path:
+    path = tmp_path / "config.toml"
+    quoted = ", ".join(f'"{r}"' for r in rules)
+    path.write_text(
+        f'[telegram]\ntoken = "{TOKEN}"\nbase_url = "{tg.base_url}"\nadmins = [{ADMIN}]\n'
+        f'[storage]\npath = "{tmp_path / "db.sqlite"}"\n[watchers.network]\nenabled = false\n'
+        f"[http]\nenabled = false\n"
+        f'[[broadcast]]\nchat = "@miner_alerts"\nrules = [{quoted}]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+async def tg():
+    fake = FakeTelegram()
+    fake.known_chats["@miner_alerts"] = {
+        "id": CHANNEL_ID,
+        "type": "channel",
+        "title": "Miner alerts",
+        "username": "miner_alerts",
+    }
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def filing_event(key: str = "filing:0001493152-24-000001") -> Event:
+    from datetime import UTC, datetime
+
+    return Event(
+        "filing",
+        key,
+        datetime(2024, 11, 21, 21, 5, tzinfo=UTC),
+        "edgar",
+        {
+            "ticker": "MARA",
+            "company": "MARA Holdings",
+            "form": "8-K",
+            "kind": "convertible_notes",
+            "amount_usd": 1e9,
+            "summary": "MARA Holdings (MARA) · 8-K · $1B convertible notes due 2030, 0%",
+            "url": "https://www.sec.gov/Archives/edgar/data/1507605/x-index.htm",
+        },
+    )
+
+
+async def channel_texts(svc) -> list[str]:
+    return [r["text"] for r in await svc.db(rule_store.list_rules, CHANNEL_ID)]
+
+
+async def test_broadcast_rules_synced_and_one_message_per_event(tmp_path, tg):
+    clock = FakeClock()
+    settings = load_settings(config(tmp_path, tg, ["filings", "filings MARA", "retarget"]))
+    async with running_bot(settings, clock) as (_app, svc):
+        assert await channel_texts(svc) == ["filings", "filings MARA", "retarget"]
+        now = clock()
+        await svc.db(ingest, "filings", PollResult(events=[filing_event()]), {}, now, svc.pipeline.opts)
+        # the same filing seen again (restart, catch-up): never announced twice
+        await svc.db(ingest, "filings", PollResult(events=[filing_event()]), {}, now, svc.pipeline.opts)
+        assert await svc.notifier.drain() == 1
+        sent = tg.sent(chat_id=CHANNEL_ID)
+        assert len(sent) == 1 and "$1B convertible notes" in sent[0]["text"]
+
+    # Config changed: its rules follow the file; rules added with /channel stay.
+    settings = load_settings(config(tmp_path, tg, ["retarget", "difficulty.next_change > 5%"]))
+    async with running_bot(settings, clock) as (_app, svc):
+        tg.push_command("/channel @miner_alerts alert hashprice < 40", chat_id=ADMIN, user_id=ADMIN)
+        await tg.wait_for(lambda: len(tg.sent(chat_id=ADMIN)) == 1)
+        assert "hashprice &lt; 40" in tg.sent(chat_id=ADMIN)[-1]["text"]
+    async with running_bot(settings, clock) as (_app, svc):
+        assert sorted(await channel_texts(svc)) == sorted(
+            ["retarget", "difficulty.next_change > 5%", "hashprice < 40"]
+        )
+
+
+async def test_channel_command_is_for_bot_admins_only(tmp_path, tg):
+    settings = load_settings(config(tmp_path, tg, ["retarget"]))
+    async with running_bot(settings, FakeClock()) as (_app, svc):
+        tg.push_command("/channel @miner_alerts alert price > 100k", chat_id=5, user_id=5)
+        await tg.wait_for(lambda: len(tg.sent(chat_id=5)) == 1)
+        assert "Only the bot's admins" in tg.sent(chat_id=5)[-1]["text"]
+        tg.push_command("/channel @nosuch alert retarget", chat_id=ADMIN, user_id=ADMIN)
+        await tg.wait_for(lambda: len(tg.sent(chat_id=ADMIN)) == 1)
+        assert "cannot reach @nosuch" in tg.sent(chat_id=ADMIN)[-1]["text"]
+        tg.push_command("/channel @miner_alerts alert price >> 1", chat_id=ADMIN, user_id=ADMIN)
+        await tg.wait_for(lambda: len(tg.sent(chat_id=ADMIN)) == 2)
+        assert "Example" in tg.sent(chat_id=ADMIN)[-1]["text"]
+        assert await channel_texts(svc) == ["retarget"]
+
+
+def test_bad_broadcast_entry_fails_at_start_naming_it(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[[broadcast]]\nchat = "@x"\nrules = ["retarget", "hashprize < 3"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broadcast\.0\.rules.*rule 2"):
+        load_settings(path)
+    path.write_text('[[broadcast]]\nchat = "mychannel"\nrules = ["retarget"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broadcast\.0\.chat"):
+        load_settings(path)
