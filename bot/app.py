@@ -41,6 +41,7 @@ MENU = [
     BotCommand("alerts", "list this chat's alerts"),
     BotCommand("delete", "delete an alert by number"),
     BotCommand("status", "the current numbers"),
+    BotCommand("chart", "chart a metric, e.g. hashprice 30d"),
     BotCommand("fleet", "set your fleet: J/TH and USD/kWh"),
     BotCommand("snooze", "pause alerts for a while"),
     BotCommand("quiet", "set quiet hours"),

@@ -120,6 +120,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "network",
         2,
     ),
+    MetricInfo("height", "blocks", "Block height", "Height of the chain tip", "network", 0),
     MetricInfo(
         "subsidy", "BTC", "Block subsidy", "Current block subsidy (halves every 210,000 blocks)", "network", 8
     ),
@@ -127,7 +128,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "hashprice",
         "USD/PH/day",
         "Hashprice",
-        "Mining revenue per PH/s per day: (subsidy + fees) × 144 × price × 1e15 / (difficulty × 2^32)",
+        "Mining revenue per PH/s per day: (subsidy + fees) × price × 1e15 × 86,400 / (difficulty × 2^32)",
         "network",
         2,
     ),
@@ -135,7 +136,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "hashprice.btc",
         "BTC/PH/day",
         "Hashprice in BTC",
-        "Mining revenue per PH/s per day in BTC: (subsidy + fees) × 144 × 1e15 / (difficulty × 2^32)",
+        "Mining revenue per PH/s per day in BTC: (subsidy + fees) × 1e15 × 86,400 / (difficulty × 2^32)",
         "network",
         8,
     ),

@@ -108,3 +108,9 @@ def m003_rule_origin(db: Database) -> None:
     # "chat": set with /alert in the chat; "config": a [[broadcast]] entry of config.toml, which
     # the bot keeps in step with the file at every start.
     db["rules"].add_column("origin", str, not_null_default="chat")
+
+
+@migrations()
+def m004_outbox_chat_order(db: Database) -> None:
+    # due() checks each candidate's chat for an older row still backing off
+    db["outbox"].create_index(["chat_id", "status", "created_at"])

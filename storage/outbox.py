@@ -42,12 +42,16 @@ def enqueue(
 
 
 def due(db: Database, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Pending rows whose time has come, private chats first, oldest first."""
+    """Pending rows whose time has come, private chats first, oldest first. A row waits while an
+    older pending row of its chat is still backing off, so a chat's messages keep their order
+    ("firing" never arrives after its "resolved", even after an outage)."""
     return list(
         db.query(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY priority, created_at, key LIMIT ?",
-            [iso(now), limit],
+            "SELECT * FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= :now "
+            "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id = o.chat_id AND e.status = 'pending' "
+            "AND e.next_attempt_at > :now AND (e.created_at, e.key) < (o.created_at, o.key)) "
+            "ORDER BY o.priority, o.created_at, o.key LIMIT :limit",
+            {"now": iso(now), "limit": limit},
         )
     )
 

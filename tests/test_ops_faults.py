@@ -237,13 +237,8 @@ async def test_outage_of_six_minutes_every_message_arrives_once(tmp_path, tg, me
         assert await svc.db(outbox.count_by_status) == {"sent": 40}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="outbox.due orders by created_at among DUE rows only: a chat's older row still in backoff "
-    "lets its newer row (fewer attempts, shorter backoff) overtake it, so 'resolved' can arrive "
-    "before 'firing' after an outage (found by this suite; storage/outbox.py and bot/notifier.py "
-    "are not ours to change)",
-)
+# Found by this suite: a chat's older row still backing off let a newer row overtake it
+# ("resolved" before "firing"); storage.outbox.due now holds the newer row back.
 async def test_a_chats_messages_keep_their_order_across_an_outage(tmp_path, tg, mempool):
     clock = FakeClock()
     chat = 8080

@@ -179,8 +179,9 @@ def require_number(payload: Mapping[str, Any], key: str, *, source: str) -> floa
         raise SourceError(source, f"field {key!r} is {json.dumps(raw)}, not a number")
     try:
         value = float(raw)
-    except (TypeError, ValueError) as err:
-        raise SourceError(source, f"field {key!r} is {raw!r}, not a number") from err
+    except (TypeError, ValueError, OverflowError) as err:  # an integer too large for a float, too
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+        raise SourceError(source, f"field {key!r} is {shown}, not a number") from err
     if value != value or value in (float("inf"), float("-inf")):
         raise SourceError(source, f"field {key!r} is not finite")
     return value
