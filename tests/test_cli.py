@@ -170,3 +170,27 @@ async def test_once_exits_1_when_a_source_fails(tmp_path):
     assert code == 1
     snapshot = json.loads(out)
     assert snapshot["errors"] and snapshot["metrics"] == {}
+
+
+LABELS = json.loads((FIX / "filings/LABELS.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("label", LABELS, ids=[lab["file"] for lab in LABELS])
+async def test_filing_command_reads_each_labelled_document(tmp_path, label):
+    """`python -m bot filing PATH --json` prints the kind and terms LABELS.json records."""
+    cfg = write_config(tmp_path / "c.toml", LOOPBACK_SOURCES)
+    doc = FIX / "filings" / label["file"]
+    code, out, err = await run_cli("filing", str(doc), "--json", "--config", str(cfg), cwd=tmp_path)
+    assert code == 0, err
+    seen = json.loads(out)
+    assert seen["kind"] == label["kind"]
+    for term, expected in label["terms"].items():
+        if term == "rate_description":  # free text: present or absent
+            assert (seen["terms"].get(term) is None) == (expected is None)
+        else:
+            assert seen["terms"].get(term) == expected, term
+
+
+async def test_filing_command_missing_file(tmp_path):
+    code, _out, err = await run_cli("filing", str(tmp_path / "nope.htm"), cwd=tmp_path)
+    assert code == 1 and "no such file" in err
