@@ -141,34 +141,22 @@ def schedule_jobs(app: Application, svc: Services) -> None:
                 "jitter": min(5, sw.every_s // 10),  # stagger sources (thundering herd)
             },
         )
-    jq.run_repeating(
-        drain_job,
-        interval=svc.settings.delivery.drain_every,
-        first=0,
-        name="outbox:drain",
-        job_kwargs={"misfire_grace_time": 5, "coalesce": True, "max_instances": 1},
-    )
-    jq.run_repeating(
-        stale_job,
-        interval=60,
-        first=60,
-        name="alerts:stale",
-        job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
-    )
-    jq.run_repeating(
-        digest_job,
-        interval=60,
-        first=15,
-        name="digest",
-        job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
-    )
-    jq.run_repeating(
-        quiet_summary_job,
-        interval=60,
-        first=20,
-        name="quiet:summary",
-        job_kwargs={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
-    )
+    # (callback, name, interval s, first run after s, misfire grace s): the bot's own housekeeping.
+    # coalesce + max_instances=1: a run that overran is never doubled up.
+    housekeeping = [
+        (drain_job, "outbox:drain", svc.settings.delivery.drain_every, 0, 5),
+        (stale_job, "alerts:stale", 60, 60, 60),
+        (digest_job, "digest", 60, 15, 60),
+        (quiet_summary_job, "quiet:summary", 60, 20, 60),
+    ]
+    for callback, name, interval, first, grace in housekeeping:
+        jq.run_repeating(
+            callback,
+            interval=interval,
+            first=first,
+            name=name,
+            job_kwargs={"misfire_grace_time": grace, "coalesce": True, "max_instances": 1},
+        )
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -254,24 +254,26 @@ async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-@admin_only
-async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _set_muted(update: Update, context: ContextTypes.DEFAULT_TYPE, muted: bool) -> None:
     svc = services(context)
     chat = update.effective_chat
     if chat is None:
         return
-    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=True)
-    await reply(update, "🔇 Muted: no alerts in this chat until /unmute.")
+    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=True if muted else None)
+    await reply(
+        update,
+        "🔇 Muted: no alerts in this chat until /unmute." if muted else "🔔 Unmuted: alerts are back on.",
+    )
+
+
+@admin_only
+async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _set_muted(update, context, True)
 
 
 @admin_only
 async def cmd_unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=None)
-    await reply(update, "🔔 Unmuted: alerts are back on.")
+    await _set_muted(update, context, False)
 
 
 @admin_only

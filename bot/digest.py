@@ -157,14 +157,6 @@ def digest_text(
     return truncate("\n\n".join(lines))
 
 
-def _priority(chat_type: str | None) -> int:
-    if chat_type == "channel":
-        return outbox.PRIORITY_CHANNEL
-    if chat_type in ("group", "supergroup"):
-        return outbox.PRIORITY_GROUP
-    return outbox.PRIORITY_PRIVATE
-
-
 def queue_digests(db: Database, now: datetime) -> list[DueDigest]:
     """Queue every due digest (one transaction); return those newly queued."""
     queued: list[DueDigest] = []
@@ -188,7 +180,7 @@ def queue_digests(db: Database, now: datetime) -> list[DueDigest]:
                 reason=REASON,
                 text=text,
                 now=now,
-                priority=_priority(d.chat_type),
+                priority=outbox.priority_for(d.chat_type),
             ):
                 logger.info("digest queued chat=%s date=%s", d.chat_id, d.local_date)
                 queued.append(d)

@@ -90,14 +90,6 @@ def delivery_status(settings: Mapping[str, Any], rule_id: int, severe: bool, now
     return outbox.PENDING
 
 
-def _priority(chat_type: str | None) -> int:
-    if chat_type == "channel":
-        return outbox.PRIORITY_CHANNEL
-    if chat_type in ("group", "supergroup"):
-        return outbox.PRIORITY_GROUP
-    return outbox.PRIORITY_PRIVATE
-
-
 def _chat_tz(row: Mapping[str, Any]) -> ZoneInfo:
     try:
         return ZoneInfo(row.get("chat_tz") or "UTC")
@@ -121,7 +113,7 @@ def _queue(
         reason=reason,
         text=text,
         now=now,
-        priority=_priority(row.get("chat_type")),
+        priority=outbox.priority_for(row.get("chat_type")),
         status=status,
     )
     if queued:

@@ -116,14 +116,6 @@ def _chats_with_held(db: Database) -> list[dict[str, Any]]:
     )
 
 
-def _priority(chat_type: str | None) -> int:
-    if chat_type == "channel":
-        return outbox.PRIORITY_CHANNEL
-    if chat_type in ("group", "supergroup"):
-        return outbox.PRIORITY_GROUP
-    return outbox.PRIORITY_PRIVATE
-
-
 def _zone(name: str | None) -> ZoneInfo:
     try:
         return zone(name or "UTC")
@@ -165,7 +157,7 @@ def queue_summaries(db: Database, now: datetime) -> int:
                     reason=REASON,
                     text=text,
                     now=at,
-                    priority=_priority(chat["type"]),
+                    priority=outbox.priority_for(chat["type"]),
                 )
             logger.info("quiet summary chat=%s alerts=%d pages=%d", chat["id"], len(rows), len(pages))
     return queued

@@ -16,6 +16,15 @@ PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
 PRIORITY_PRIVATE, PRIORITY_GROUP, PRIORITY_CHANNEL = 0, 5, 10
 
 
+def priority_for(chat_type: str | None) -> int:
+    """Private alerts go before group posts, group posts before channel posts."""
+    if chat_type == "channel":
+        return PRIORITY_CHANNEL
+    if chat_type in ("group", "supergroup"):
+        return PRIORITY_GROUP
+    return PRIORITY_PRIVATE
+
+
 def outbox_key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 

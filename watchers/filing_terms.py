@@ -35,18 +35,10 @@ from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
-KINDS = (
-    "convertible_notes",
-    "senior_notes",
-    "secured_notes",
-    "credit_facility",
-    "equity_offering",
-    "hpc_contract",
-    "earnings",
-    "production_update",
-    "other",
-)
-FINANCING_KINDS = KINDS[:6]
+from rules.events import ALL_KINDS, FINANCING_KINDS
+
+# The kinds are the rule grammar's vocabulary (rules/events.py): one list for both.
+KINDS = ALL_KINDS
 DEBT_KINDS = ("convertible_notes", "senior_notes", "secured_notes", "credit_facility")
 
 # The term names of shared/filings/LABELS.json, in its order, then the two extra ones we extract.
