@@ -8,13 +8,14 @@ the rules on its metric) with a naive scan over every rule, and prints the figur
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,7 +135,12 @@ def timed(fn: Callable[[], int]) -> tuple[float, int]:
     return statistics.median(times), result
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    global CHATS
+    parser = argparse.ArgumentParser(description="rule evaluation: RuleIndex vs a naive scan")
+    parser.add_argument("--smoke", action="store_true", help="1,000 chats instead of 10,000")
+    if parser.parse_args(argv).smoke:
+        CHATS = 1_000
     print("MinerWatch rule engine benchmark")
     print(f"machine: {platform.platform()} ({platform.machine()}), {os.cpu_count()} CPUs")
     print(f"python:  {sys.version.split()[0]} ({platform.python_implementation()})")

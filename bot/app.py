@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 import aiohttp
@@ -23,6 +23,7 @@ from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
 from bot.metrics import METRICS_KEY, Metrics
 from bot.notifier import Notifier
 from bot.pacer import Pacer
+from bot.pinned_status import pinned_status_job
 from bot.pipeline import IngestOptions, Pipeline
 from bot.presets import register as register_presets
 from bot.quiet_summary import quiet_summary_job
@@ -101,6 +102,10 @@ async def backfill_history(svc: Services) -> int:
     return stored
 
 
+async def backfill_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await backfill_history(services(context))
+
+
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     job = context.job
@@ -123,6 +128,15 @@ async def stale_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await services(context).pipeline.check_stale()
 
 
+async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Storage grows linearly with time; rows older than [storage] keep_observations go."""
+    svc = services(context)
+    cutoff = svc.clock() - timedelta(seconds=svc.settings.storage.keep_observations)
+    removed = await svc.db(observations.thin, cutoff)
+    if removed:
+        logger.info("thinned %d observations older than %s", removed, cutoff.isoformat())
+
+
 def schedule_jobs(app: Application, svc: Services) -> None:
     jq = app.job_queue
     assert jq is not None, "install python-telegram-bot[job-queue]"
@@ -141,6 +155,7 @@ def schedule_jobs(app: Application, svc: Services) -> None:
                 "jitter": min(5, sw.every_s // 10),  # stagger sources (thundering herd)
             },
         )
+    jq.run_once(backfill_job, when=2, name="history:backfill", job_kwargs={"misfire_grace_time": 600})
     # (callback, name, interval s, first run after s, misfire grace s): the bot's own housekeeping.
     # coalesce + max_instances=1: a run that overran is never doubled up.
     housekeeping = [
@@ -148,6 +163,8 @@ def schedule_jobs(app: Application, svc: Services) -> None:
         (stale_job, "alerts:stale", 60, 60, 60),
         (digest_job, "digest", 60, 15, 60),
         (quiet_summary_job, "quiet:summary", 60, 20, 60),
+        (thin_job, "observations:thin", 6 * 3600, 300, 3600),
+        (pinned_status_job, "status:pinned", 300, 30, 300),
     ]
     for callback, name, interval, first, grace in housekeeping:
         jq.run_repeating(
@@ -192,13 +209,13 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
             svc.clock,
             batch=svc.settings.delivery.batch,
             max_attempts=svc.settings.delivery.max_attempts,
+            allow_paid_broadcast=svc.settings.delivery.allow_paid_broadcast,
             on_sent=ops_http.app_metrics(app.bot_data).on_sent_hook(svc.clock),
             on_failed=ops_http.app_metrics(app.bot_data).on_failed,
         )
         await ops_http.start(app.bot_data, svc)  # /healthz and /metrics when [http] enabled
         await channels.sync_broadcasts(app, svc)
         if with_jobs:
-            app.create_task(backfill_history(svc), name="history:backfill")
             schedule_jobs(app, svc)
             await app.bot.set_my_commands(MENU)
         logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")

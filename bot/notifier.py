@@ -32,6 +32,7 @@ class Notifier:
         max_attempts: int = 20,
         on_sent: Callable[[dict[str, Any]], None] | None = None,
         on_failed: Callable[[dict[str, Any], str], None] | None = None,
+        allow_paid_broadcast: bool = False,
     ) -> None:
         self.bot = bot
         self.db = db
@@ -40,6 +41,7 @@ class Notifier:
         self.max_attempts = max_attempts
         self.on_sent = on_sent  # hooks for metrics: (row) and (row, action)
         self.on_failed = on_failed
+        self.allow_paid_broadcast = allow_paid_broadcast
         self._lock = asyncio.Lock()  # one drain at a time: a row is never sent by two drains
 
     async def drain(self) -> int:
@@ -82,6 +84,7 @@ class Notifier:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 rate_limit_args={"bulk": True, "priority": row["priority"]},
+                allow_paid_broadcast=self.allow_paid_broadcast or None,
             )
         except Exception as exc:  # classified below; anything unknown backs off
             return await self._handle_failure(row, exc)

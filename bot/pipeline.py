@@ -140,7 +140,8 @@ def evaluate_rule_row(
             return 0
         rule = effective
     assert isinstance(rule, ThresholdRule | ChangeRule)
-    state = AlertState.from_dict(alerts.get_state(db, row["id"]))
+    stored = row.get("alert_state")
+    state = AlertState.from_dict(json.loads(stored) if stored else None)
     reference = None
     if isinstance(rule, ChangeRule) and value is not None:
         reference = observations.value_at_or_before(db, rule.metric, now - timedelta(seconds=rule.window_s))

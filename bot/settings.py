@@ -88,6 +88,9 @@ class DeliveryConfig(_Section):
     drain_every: Duration = 1  # how often the outbox is drained (it is also kicked on each new row)
     batch: int = Field(default=200, ge=1)
     max_attempts: int = Field(default=20, ge=1)
+    # Telegram's paid broadcasts: up to 1,000 messages/s, 0.1 Telegram Stars per message from the
+    # bot's balance. For operators with thousands of subscribers.
+    allow_paid_broadcast: bool = False
 
 
 class HttpConfig(_Section):
@@ -103,6 +106,7 @@ class BroadcastConfig(_Section):
 
     chat: str  # "@channelname" or a numeric id like "-1001234567890"
     rules: list[str] = Field(min_length=1)  # rule texts, as after /alert
+    pinned_status: bool = False  # keep one pinned /status message in the chat, edited in place
     # the bot must be an administrator of the channel with the right to post
 
     @field_validator("chat")

@@ -50,11 +50,13 @@ def delete_rule_at(db: Database, chat_id: int, position: int) -> dict[str, Any] 
 
 
 def rules_for_metric(db: Database, metric: str) -> list[dict[str, Any]]:
-    """Rules on one metric (or event, as ``event:<name>``) in active chats: the index lookup."""
+    """Rules on one metric (or event, as ``event:<name>``) in active chats, each with its chat's
+    settings and its alert state (JSON or None): one indexed query per metric, not one per rule."""
     return list(
         db.query(
-            "SELECT rules.*, chats.type AS chat_type, chats.settings AS chat_settings, chats.tz AS chat_tz "
-            "FROM rules JOIN chats ON chats.id = rules.chat_id "
+            "SELECT rules.*, chats.type AS chat_type, chats.settings AS chat_settings, chats.tz AS chat_tz, "
+            "alerts.state AS alert_state "
+            "FROM rules JOIN chats ON chats.id = rules.chat_id LEFT JOIN alerts ON alerts.rule_id = rules.id "
             "WHERE rules.metric = ? AND chats.active = 1 ORDER BY rules.id",
             [metric],
         )

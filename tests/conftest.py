@@ -14,6 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check correctness, not speed (speed is measured in bench/): on a loaded CI
+# machine a slow example must not fail the suite, so no per-example deadline and no too-slow
+# health check. Everything else of hypothesis's defaults stays.
+settings.register_profile(
+    "minerwatch", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("minerwatch")
 
 # PTB v22 warns when RetryAfter.retry_after is read as seconds; we read timedeltas (conventions §8).
 os.environ.setdefault("PTB_TIMEDELTA", "1")

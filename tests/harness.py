@@ -57,6 +57,7 @@ def bot_settings(
     sections: dict[str, dict[str, Any]] = {
         "telegram": {"token": TOKEN, "base_url": tg.base_url, "poll_timeout_s": 1},
         "storage": {"path": str(tmp_path / "minerwatch.db")},
+        "http": {"port": 0},  # a free port: parallel runs never fight over 8080
     }
     for key, values in (extra or {}).items():
         sections.setdefault(key, {}).update(values)

@@ -117,3 +117,46 @@ def test_bad_broadcast_entry_fails_at_start_naming_it(tmp_path):
     path.write_text('[[broadcast]]\nchat = "mychannel"\nrules = ["retarget"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"broadcast\.0\.chat"):
         load_settings(path)
+
+
+async def test_pinned_status_is_posted_once_then_edited_in_place(tmp_path, tg):
+    from types import SimpleNamespace
+
+    from bot.pinned_status import refresh_pinned_status
+    from watchers.base import Observation
+
+    path = config(tmp_path, tg, ["retarget"])
+    path.write_text(path.read_text(encoding="utf-8") + "pinned_status = true\n", encoding="utf-8")
+    clock = FakeClock()
+    async with running_bot(load_settings(path), clock) as (app, svc):
+        ctx = SimpleNamespace(bot_data=app.bot_data, bot=app.bot)
+
+        async def observe(value: float) -> None:
+            obs = [Observation("hashprice", value, clock(), "mempool")]
+            await svc.db(ingest, "network", PollResult(observations=obs), {}, clock(), svc.pipeline.opts)
+
+        await observe(54.2)
+        assert await refresh_pinned_status(ctx) == 1
+        assert "$54.20/PH/day" in tg.sent(chat_id=CHANNEL_ID)[-1]["text"]
+        assert len(tg.sent("pinChatMessage", chat_id=CHANNEL_ID)) == 1
+
+        assert await refresh_pinned_status(ctx) == 0  # nothing changed: no edit, no post
+
+        clock.advance(300)
+        await observe(51.0)
+        assert await refresh_pinned_status(ctx) == 1
+        edits = tg.sent("editMessageText", chat_id=CHANNEL_ID)
+        assert len(edits) == 1 and "$51.00/PH/day" in edits[0]["text"]
+        assert len(tg.sent(chat_id=CHANNEL_ID)) == 1  # still one post in the channel
+
+        # The channel's admins deleted it: posted and pinned again.
+        tg.fail_next(
+            "editMessageText",
+            400,
+            {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"},
+        )
+        clock.advance(300)
+        await observe(49.0)
+        assert await refresh_pinned_status(ctx) == 1
+        assert len(tg.sent(chat_id=CHANNEL_ID)) == 2
+        assert len(tg.sent("pinChatMessage", chat_id=CHANNEL_ID)) == 2

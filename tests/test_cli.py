@@ -68,11 +68,9 @@ async def test_check_rejects_bad_config_naming_the_key(tmp_path):
 
 async def test_run_without_token_says_where_to_get_one(tmp_path):
     cfg = write_config(tmp_path / "c.toml", LOOPBACK_SOURCES)
-    started = time.monotonic()
     code, _out, err = await run_cli("run", "--config", str(cfg), cwd=tmp_path)
-    assert code == 2
+    assert code == 2  # it stops instead of starting to poll (run_cli's timeout would catch a hang)
     assert "@BotFather" in err and "TELEGRAM_BOT_TOKEN" in err
-    assert time.monotonic() - started < 30  # stops at once, polls nothing
 
 
 async def test_filings_watcher_without_user_agent_refuses_to_start(tmp_path):

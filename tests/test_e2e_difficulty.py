@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,25 @@ async def test_garbage_fields_never_alert(tmp_path, tg, mempool, bad):
         assert not outcome.ok and outcome.error
         assert await svc.notifier.drain() == 0
         assert len(tg.sent(chat_id=CHAT)) == sent
+
+
+async def test_first_start_backfills_history_once(tmp_path, tg, mempool):
+    """Charts and change rules have data from day one: a year of difficulty and hashrate history
+    is loaded on the first start (the docs' 1m/3d payloads have the 1y shapes), never again."""
+    from types import SimpleNamespace
+
+    from bot.app import backfill_job
+    from storage import observations
+
+    mempool.serve_file(
+        "/api/v1/mining/difficulty-adjustments/1y",
+        "mining-difficulty-adjustments-1m.docs-example-mainnet-2023-12.json",
+    )
+    mempool.serve_file("/api/v1/mining/hashrate/1y", "mining-hashrate-3d.docs-example-mainnet-2022-05.json")
+    clock = FakeClock()
+    async with running_bot(settings_for(tmp_path, tg, mempool), clock) as (app, svc):
+        await backfill_job(SimpleNamespace(bot_data=app.bot_data))
+        assert len(await svc.db(observations.history, "difficulty", clock() - timedelta(days=365))) == 3
+        assert len(await svc.db(observations.history, "hashrate", clock() - timedelta(days=800))) == 3
+        await backfill_job(SimpleNamespace(bot_data=app.bot_data))  # history exists: nothing fetched
+        assert mempool.hits["/api/v1/mining/difficulty-adjustments/1y"] == 1

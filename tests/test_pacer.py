@@ -4,7 +4,6 @@ Bot API server enforcing Telegram's limits, with a command answered in the middl
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -86,7 +85,8 @@ def test_priority_order_is_callers_order():
 
 async def test_burst_respects_limits_and_replies_do_not_wait(tmp_path):
     """90 alerts to 90 chats drain under Telegram's limits enforced by the fake server (no 429),
-    and /help sent in the middle is answered in well under a second."""
+    and /help sent when 30 are out is answered while most of the broadcast is still queued: the
+    reply does not wait behind it. (How fast, in seconds, is bench/bench_fanout.py's job.)"""
     tg = FakeTelegram(limits=RateLimits())
     await tg.start()
     try:
@@ -103,19 +103,15 @@ async def test_burst_respects_limits_and_replies_do_not_wait(tmp_path):
                     text=f"alert {chat}",
                     now=clock(),
                 )
-            started = time.monotonic()
             drain = asyncio.create_task(svc.notifier.drain())
             await tg.wait_for(lambda: len(tg.sent()) >= 30)
-            asked = time.monotonic()
             tg.push_command("/help", chat_id=5000, user_id=5000)
             await tg.wait_for(lambda: len(tg.sent(chat_id=5000)) == 1)
-            reply_s = time.monotonic() - asked
+            bulk_out_at_reply = len([m for m in tg.sent() if int(m["chat_id"]) <= 90])
             assert await drain == 90
-            elapsed = time.monotonic() - started
     finally:
         await tg.stop()
     assert tg.too_many == 0, "the pacer must never provoke a 429"
     assert len({int(m["chat_id"]) for m in tg.sent() if int(m["chat_id"]) <= 90}) == 90
-    assert reply_s < 1.0
-    # 90 messages at ~29/s take ~3 s; far slower would mean the pacer wastes the budget.
-    assert elapsed < 6.0
+    # The reply went out while at least a third of the broadcast was still waiting its turn.
+    assert bulk_out_at_reply <= 60
