@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ settings.load_profile("minerwatch")
 
 # PTB v22 warns when RetryAfter.retry_after is read as seconds; we read timedeltas (conventions §8).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from tests.fake_telegram import FakeTelegram  # noqa: E402  (after PTB_TIMEDELTA is set)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -72,3 +74,12 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    """The fake Telegram Bot API server on 127.0.0.1 (tests/fake_telegram.py)."""
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()

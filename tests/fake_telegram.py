@@ -134,6 +134,17 @@ class FakeTelegram:
         }
         return self.push_update({"callback_query": query})
 
+    async def command(
+        self, text: str, *, chat_id: int = 4242, user_id: int | None = None, chat_type: str = "private"
+    ) -> str:
+        """Send a command as a user and return the text of the bot's next message to that chat."""
+        before = len(self.sent(chat_id=chat_id))
+        self.push_command(
+            text, chat_id=chat_id, user_id=chat_id if user_id is None else user_id, chat_type=chat_type
+        )
+        await self.wait_for(lambda: len(self.sent(chat_id=chat_id)) > before)
+        return self.sent(chat_id=chat_id)[-1]["text"]
+
     def fail_next(
         self, method: str, status: int, body: dict[str, Any], *, chat_id: int | None = None, times: int = 1
     ) -> None:

@@ -134,14 +134,6 @@ def test_caption_stays_under_telegram_limit_with_many_alerts():
 # ---- end to end ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 def replies(tg: FakeTelegram, chat_id: int = CHAT) -> list[dict]:
     return [
         c.params

@@ -47,14 +47,6 @@ def recorded_now() -> dict[str, object]:
 
 
 @pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def mempool(aiohttp_server):
     standin = MempoolStandIn()
     standin.serve_json(DA_PATH, recorded_now())  # +5.91 %

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-import pytest
-
 from bot.app import build_application, create_services, schedule_jobs
 from bot.digest import alert_counts, digest_job, digest_key, due_digests, queue_digests, run_digests
 from bot.quiet_summary import quiet_summary_job
@@ -117,19 +115,8 @@ def test_alert_counts_last_24h_by_reason():
 # ---- end to end ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 async def command(tg: FakeTelegram, text: str) -> str:
-    before = len(tg.sent(chat_id=CHAT))
-    tg.push_command(text, chat_id=CHAT, user_id=CHAT)
-    await tg.wait_for(lambda: len(tg.sent(chat_id=CHAT)) > before)
-    return tg.sent(chat_id=CHAT)[-1]["text"]
+    return await tg.command(text, chat_id=CHAT)
 
 
 def digests(tg: FakeTelegram) -> list[str]:

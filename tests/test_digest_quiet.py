@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from bot.quiet_summary import (
     MAX_PAGES,
     first_line,
@@ -123,19 +121,8 @@ class Scripted:
         return PollResult([Observation(m, v, ctx.now, "mempool") for m, v in self.values.items()])
 
 
-@pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 async def command(tg: FakeTelegram, text: str) -> str:
-    before = len(tg.sent(chat_id=CHAT))
-    tg.push_command(text, chat_id=CHAT, user_id=CHAT)
-    await tg.wait_for(lambda: len(tg.sent(chat_id=CHAT)) > before)
-    return tg.sent(chat_id=CHAT)[-1]["text"]
+    return await tg.command(text, chat_id=CHAT)
 
 
 def summaries(tg: FakeTelegram) -> list[str]:

@@ -27,14 +27,6 @@ BELOW = {**copy.deepcopy(ABOVE), "difficultyChange": 2.5, "remainingBlocks": 163
 
 
 @pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def mempool(aiohttp_server):
     standin = MempoolStandIn()
     standin.serve_json(DA_PATH, BELOW)
@@ -55,10 +47,7 @@ def settings_for(tmp_path: Path, tg: FakeTelegram, mempool: MempoolStandIn):
 
 
 async def command(tg: FakeTelegram, text: str, chat_id: int = CHAT) -> str:
-    before = len(tg.sent(chat_id=chat_id))
-    tg.push_command(text, chat_id=chat_id, user_id=chat_id)
-    await tg.wait_for(lambda: len(tg.sent(chat_id=chat_id)) > before)
-    return tg.sent(chat_id=chat_id)[-1]["text"]
+    return await tg.command(text, chat_id=chat_id)
 
 
 async def poll_and_drain(svc) -> int:

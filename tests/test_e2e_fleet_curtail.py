@@ -4,8 +4,6 @@ the fake Bot API server. Numbers are checked by hand below."""
 
 from __future__ import annotations
 
-import pytest
-
 from bot.pipeline import ingest
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot
@@ -14,19 +12,8 @@ from watchers.base import Observation, PollResult
 CHAT = 777
 
 
-@pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 async def command(tg: FakeTelegram, text: str) -> str:
-    before = len(tg.sent(chat_id=CHAT))
-    tg.push_command(text, chat_id=CHAT, user_id=CHAT)
-    await tg.wait_for(lambda: len(tg.sent(chat_id=CHAT)) > before)
-    return tg.sent(chat_id=CHAT)[-1]["text"]
+    return await tg.command(text, chat_id=CHAT)
 
 
 async def feed(svc, clock: FakeClock, **values: float) -> int:

@@ -60,14 +60,6 @@ def test_failing_text_is_short_escaped_html():
 
 
 @pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def mempool(aiohttp_server):
     standin = MempoolStandIn()
     standin.serve_json(DA_PATH, DA)

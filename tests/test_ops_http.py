@@ -36,14 +36,6 @@ MEMPOOL_PATHS = (
 
 
 @pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def mempool(aiohttp_server):
     standin = MempoolStandIn()
     standin.serve_json(DA_PATH, ABOVE)

@@ -30,14 +30,6 @@ ADMIN_CHAT = 9090
 
 
 @pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def mempool(aiohttp_server):
     standin = MempoolStandIn()
     standin.serve_json(DA_PATH, load("difficulty-adjustment.mainnet-2024-03-31.json"))

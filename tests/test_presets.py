@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from bot.commands import WELCOME
 from bot.presets import PRESETS, hashprice_floor
 from rules.grammar import format_rule, parse_rule
@@ -22,14 +20,6 @@ CHAT = 4242
 GROUP = -4001
 ADMIN, MEMBER = 111, 222
 NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def tg():
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def tap(tg: FakeTelegram, data: str, *, chat_id: int = CHAT, user_id: int = CHAT, **kw) -> dict:
