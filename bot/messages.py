@@ -127,7 +127,8 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
     if kind == "retarget":
         realised = data.get("realised_change_pct")
         projected = data.get("projected_change_pct")
-        head = f"⛏ <b>Difficulty retarget at block {int(data.get('height', 0)):,}: {realised:+.2f}%</b>"
+        change = f": {realised:+.2f}%" if isinstance(realised, int | float) else ""
+        head = f"⛏ <b>Difficulty retarget at block {int(data.get('height') or 0):,}{change}</b>"
         ctx = (
             f"last projection {projected:+.2f}%" if isinstance(projected, int | float) else "new epoch began"
         )

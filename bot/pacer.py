@@ -168,12 +168,23 @@ class Pacer(BaseRateLimiter[JSONDict]):
         return [w for p in sorted(self._waiters) for w in self._waiters[p]]
 
     async def _run(self) -> None:
+        while True:
+            try:
+                await self._pump_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never leave every bulk send waiting on a dead pump
+                logger.exception("pacer pump error; going on")
+                await asyncio.sleep(0.1)
+
+    async def _pump_once(self) -> None:
+        """Release waiters until there are none left; the loop above calls it again."""
         assert self._wake is not None
         while True:
             if not self._waiters:
                 self._wake.clear()
                 await self._wake.wait()
-                continue
+                return
             now = self.clock()
             waiter, wait = pick(self._ordered(), self.state, now, self.limits)
             if waiter is None:

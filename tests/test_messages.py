@@ -1,0 +1,60 @@
+"""Message texts: short HTML, numbers with units, user and source text escaped, within limits."""
+
+from __future__ import annotations
+
+from bot.messages import TELEGRAM_MAX_CHARS, alert_message, event_message, truncate
+from rules.grammar import parse_rule
+from rules.model import Reason
+
+LINKS = {"mempool": "https://mempool.space/mining"}
+
+
+def test_retarget_event_with_and_without_a_projection():
+    text = event_message(
+        "retarget",
+        {"height": 870912, "realised_change_pct": 3.134, "projected_change_pct": 2.9, "difficulty": 102.29},
+        LINKS,
+    )
+    assert "block 870,912: +3.13%" in text and "last projection +2.90%" in text and "102.29 T" in text
+    # epochs missed while the bot was down: no projection; a missing change is left out, not an error
+    text = event_message(
+        "retarget", {"height": 870912, "realised_change_pct": None, "projected_change_pct": None}, LINKS
+    )
+    assert "block 870,912</b>" in text and "new epoch began" in text
+
+
+def test_filing_event_is_escaped():
+    text = event_message(
+        "filing",
+        {
+            "summary": "Evil <b>Corp</b> & Co · 8-K",
+            "kind": "senior_notes",
+            "url": "https://www.sec.gov/x?a=1&b=2",
+        },
+        LINKS,
+    )
+    assert "Evil &lt;b&gt;Corp&lt;/b&gt; &amp; Co" in text
+    assert 'href="https://www.sec.gov/x?a=1&amp;b=2"' in text and "senior notes" in text
+
+
+def test_alert_message_states_number_threshold_and_source():
+    rule = parse_rule("hashprice < 45")
+    text = alert_message(
+        rule=rule,
+        reason=Reason.FIRING,
+        value=43.217,
+        snapshot={"price": 97120.0},
+        source="mempool",
+        links=LINKS,
+        rule_text="hashprice < 45",
+    )
+    first, second, third = text.split("\n")
+    assert first.startswith("🔔 <b>") and "$43.22/PH/day" in first
+    assert "below your threshold $45" in second and "$97,120" in second
+    assert 'href="https://mempool.space/mining"' in third and "hashprice &lt; 45" in third
+
+
+def test_truncate_marks_the_cut():
+    long = "x" * 5000
+    assert len(truncate(long)) == TELEGRAM_MAX_CHARS and truncate(long).endswith("(truncated)")
+    assert truncate("short") == "short"
