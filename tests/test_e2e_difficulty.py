@@ -213,3 +213,45 @@ async def test_first_start_backfills_history_once(tmp_path, tg, mempool):
         assert len(await svc.db(observations.history, "hashrate", clock() - timedelta(days=800))) == 3
         await backfill_job(SimpleNamespace(bot_data=app.bot_data))  # history exists: nothing fetched
         assert mempool.hits["/api/v1/mining/difficulty-adjustments/1y"] == 1
+
+
+async def test_stale_source_says_no_data_once_and_never_resolves(tmp_path, tg, mempool):
+    clock = FakeClock()
+    async with running_bot(settings_for(tmp_path, tg, mempool), clock) as (_app, svc):
+        await command(tg, "/alert difficulty.next_change > 3%")
+        mempool.serve_json(DA_PATH, ABOVE)
+        assert await poll_and_drain(svc) == 1  # firing
+        mempool.routes[DA_PATH] = (503, "Service Temporarily Unavailable", "text/plain")
+        for _ in range(31):  # mempool down for 31 minutes; the stale check runs every minute
+            clock.advance(60)
+            outcome = await svc.pipeline.run_watcher(svc.watchers[0].watcher, svc.session)
+            assert not outcome.ok
+            await svc.pipeline.check_stale()
+        assert await svc.notifier.drain() == 1
+        notice = tg.sent(chat_id=CHAT)[-1]["text"]
+        assert "No data for difficulty.next_change for 30 min" in notice
+        clock.advance(600)
+        assert await svc.pipeline.check_stale() == 0  # said once
+        mempool.serve_json(DA_PATH, ABOVE)  # data back, still above: no false resolve, no repeat
+        clock.advance(60)
+        assert await poll_and_drain(svc) == 0
+
+
+@pytest.mark.parametrize("setting", ["/snooze 2h", "/mute"])
+async def test_snooze_and_mute_drop_alerts(tmp_path, tg, mempool, setting):
+    clock = FakeClock()
+    async with running_bot(settings_for(tmp_path, tg, mempool), clock) as (_app, svc):
+        await command(tg, "/alert difficulty.next_change > 3%")
+        await command(tg, setting)
+        mempool.serve_json(DA_PATH, ABOVE)
+        clock.advance(60)
+        assert await poll_and_drain(svc) == 0  # the transition happened, the chat hears nothing
+        clock.advance(3 * 3600)  # the snooze is over; mute stays until /unmute
+        await command(tg, "/unmute")
+        mempool.serve_json(DA_PATH, BELOW)
+        assert await poll_and_drain(svc) == 1  # resolved: heard again
+        mempool.serve_json(DA_PATH, ABOVE)
+        clock.advance(60)
+        assert await poll_and_drain(svc) == 1
+        firing = [m for m in tg.sent(chat_id=CHAT) if "5.91" in m["text"]]
+        assert len(firing) == 1  # after the snooze or mute ended, the next crossing is heard
