@@ -192,3 +192,39 @@ async def test_filing_command_reads_each_labelled_document(tmp_path, label):
 async def test_filing_command_missing_file(tmp_path):
     code, _out, err = await run_cli("filing", str(tmp_path / "nope.htm"), cwd=tmp_path)
     assert code == 1 and "no such file" in err
+
+
+async def test_once_json_prints_power_for_every_configured_point(tmp_path, aiohttp_server):
+    """Issue 4: `once --json` with the power watcher on, against an ERCOT stand-in publishing the
+    last four 15-minute intervals in the documented format (the CLI reads the real clock)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.test_power_watcher import DEFAULT_POINTS, FakeErcot, all_points
+
+    ercot = FakeErcot()
+    server = await aiohttp_server(ercot.app())
+    now = datetime.now(UTC)
+    last_start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) - timedelta(
+        minutes=15
+    )
+    for i, price in enumerate((31.0, 29.5, 42.0, 38.25)):
+        start = last_start - timedelta(minutes=15 * (3 - i))
+        ercot.publish_interval(start, all_points(price), published=min(now, start + timedelta(minutes=16)))
+    cfg = write_config(
+        tmp_path / "c.toml",
+        {
+            **LOOPBACK_SOURCES,
+            "sources.ercot": {"base_url": f"http://127.0.0.1:{server.port}"},
+            "watchers.network": {"enabled": False},
+            "watchers.power": {"enabled": True},
+        },
+    )
+    code, out, err = await run_cli("once", "--json", "--config", str(cfg), cwd=tmp_path)
+    snapshot = json.loads(out)
+    assert code == 0, (snapshot["errors"], err)
+    for point in DEFAULT_POINTS:
+        assert snapshot["metrics"][f"power.{point.lower()}"] == 38.25
+        assert snapshot["metrics"][f"power.{point.lower()}.avg1h"] == pytest.approx(
+            (31.0 + 29.5 + 42.0 + 38.25) / 4
+        )
+        assert snapshot["sources"][f"power.{point.lower()}"] == "ercot"
