@@ -228,3 +228,71 @@ async def test_once_json_prints_power_for_every_configured_point(tmp_path, aioht
             (31.0 + 29.5 + 42.0 + 38.25) / 4
         )
         assert snapshot["sources"][f"power.{point.lower()}"] == "ercot"
+
+
+async def test_once_json_from_a_bitcoin_core_stand_in(tmp_path, aiohttp_server):
+    """Issue 3: every network metric from your own node (JSON-RPC with basic auth; the stand-in of
+    tests/test_network_watcher.py, its block times moved to today) and the price from Kraken (the
+    real recorded ticker)."""
+    from tests.test_network_watcher import CoreStandIn
+
+    class CoreToday(CoreStandIn):
+        def _time(self, height: int) -> int:
+            return int(time.time()) - (self.tip - height) * self.interval_s
+
+    core = CoreToday()
+    core_app = web.Application()
+    core_app.router.add_post("/", core.handle)
+    core_server = await aiohttp_server(core_app)
+    kraken_body = (FIX / "price/kraken-public-Ticker-XBTUSDT.2024-03.json").read_bytes()
+
+    async def kraken(request: web.Request) -> web.Response:
+        return web.Response(body=kraken_body, content_type="application/json")
+
+    kraken_app = web.Application()
+    kraken_app.router.add_get("/0/public/Ticker", kraken)
+    kraken_server = await aiohttp_server(kraken_app)
+    cfg = write_config(
+        tmp_path / "c.toml",
+        {
+            **LOOPBACK_SOURCES,
+            "sources.bitcoind": {
+                "url": f"http://127.0.0.1:{core_server.port}/",
+                "user": "minerwatch",
+                "password": "hunter2",
+            },
+            "sources.price": {
+                "kraken_url": f"http://127.0.0.1:{kraken_server.port}",
+                "coinbase_url": "http://127.0.0.1:9",
+            },
+            "watchers.network": {"sources": ["bitcoind"], "price_sources": ["kraken"]},
+        },
+    )
+    code, out, err = await run_cli("once", "--json", "--config", str(cfg), cwd=tmp_path)
+    snapshot = json.loads(out)
+    assert code == 0, (snapshot["errors"], err)
+    m, src = snapshot["metrics"], snapshot["sources"]
+    for name in (
+        "difficulty",
+        "difficulty.next_change",
+        "difficulty.progress",
+        "difficulty.blocks_left",
+        "difficulty.retarget_eta",
+        "difficulty.last_change",
+        "hashrate",
+        "price",
+        "fees",
+        "fee_share",
+        "subsidy",
+        "hashprice",
+        "hashprice.btc",
+        "hashprice.next",
+    ):
+        assert name in m, name
+    assert m["difficulty"] == pytest.approx(83.12699734002461, rel=1e-12)
+    assert m["hashrate"] == pytest.approx(602.0, rel=1e-12)  # getnetworkhashps 1008 in EH/s
+    assert m["price"] == 73380.6  # Kraken c[0]
+    assert (
+        src["difficulty"] == "bitcoind" and src["price"] == "kraken" and src["hashprice"] == "bitcoind+kraken"
+    )
+    assert "hunter2" not in out + err
