@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 from html import escape
 
 import aiohttp
-from telegram import BotCommand, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot import channels, chat_commands, commands, health, membership
@@ -37,21 +44,37 @@ from watchers.network import backfill
 
 logger = logging.getLogger(__name__)
 
-MENU = [
-    BotCommand("alert", "add an alert, e.g. difficulty.next_change > 3%"),
-    BotCommand("alerts", "list this chat's alerts"),
-    BotCommand("delete", "delete an alert by number"),
-    BotCommand("status", "the current numbers"),
-    BotCommand("chart", "chart a metric, e.g. hashprice 30d"),
-    BotCommand("fleet", "set your fleet: J/TH and USD/kWh"),
-    BotCommand("snooze", "pause alerts for a while"),
-    BotCommand("quiet", "set quiet hours"),
-    BotCommand("mute", "stop all alerts in this chat"),
-    BotCommand("unmute", "resume alerts in this chat"),
-    BotCommand("filings", "latest financing filings"),
-    BotCommand("tz", "time zone for times shown here"),
-    BotCommand("help", "all commands with examples"),
-]
+# The command menus, one per scope (set_my_commands): everything in private chats; in groups the
+# read-only commands for members and the full list for the group's administrators.
+_COMMANDS = {
+    "alert": "add an alert, e.g. difficulty.next_change > 3%",
+    "alerts": "list this chat's alerts",
+    "delete": "delete an alert by number",
+    "status": "the current numbers",
+    "chart": "chart a metric, e.g. hashprice 30d",
+    "fleet": "set your fleet: J/TH and USD/kWh",
+    "snooze": "pause alerts for a while",
+    "quiet": "set quiet hours",
+    "mute": "stop all alerts in this chat",
+    "unmute": "resume alerts in this chat",
+    "tz": "time zone for times shown here",
+    "filings": "latest financing filings",
+    "help": "all commands with examples",
+}
+PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]
+GROUP_ADMIN_MENU = PRIVATE_MENU
+GROUP_MENU = [BotCommand(n, _COMMANDS[n]) for n in ("alerts", "status", "chart", "filings", "help")]
+MENUS = (
+    (PRIVATE_MENU, BotCommandScopeAllPrivateChats()),
+    (GROUP_MENU, BotCommandScopeAllGroupChats()),
+    (GROUP_ADMIN_MENU, BotCommandScopeAllChatAdministrators()),
+)
+
+
+async def register_menus(bot: Bot) -> None:
+    for commands_, scope in MENUS:
+        await bot.set_my_commands(commands_, scope=scope)
+
 
 FINAL_FLUSH_S = 5.0  # at shutdown, how long the outbox may still drain
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
@@ -217,7 +240,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
         await channels.sync_broadcasts(app, svc)
         if with_jobs:
             schedule_jobs(app, svc)
-            await app.bot.set_my_commands(MENU)
+            await register_menus(app.bot)
         logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")
 
     async def post_stop(app: Application) -> None:
