@@ -114,3 +114,14 @@ def m003_rule_origin(db: Database) -> None:
 def m004_outbox_chat_order(db: Database) -> None:
     # due() checks each candidate's chat for an older row still backing off
     db["outbox"].create_index(["chat_id", "status", "created_at"])
+
+
+@migrations()
+def m005_one_observation_per_instant(db: Database) -> None:
+    # One row per (metric, time, source): a source re-reporting the same interval (ERCOT's latest
+    # price on every poll) stores nothing new, and a correction of that interval replaces it.
+    db.execute(
+        "DELETE FROM observations WHERE id NOT IN "
+        "(SELECT MAX(id) FROM observations GROUP BY metric, at, source)"
+    )
+    db["observations"].create_index(["metric", "at", "source"], unique=True)

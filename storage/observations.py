@@ -15,7 +15,8 @@ from watchers.base import Observation
 def insert_observations(db: Database, observations: Iterable[Observation]) -> int:
     rows = [{"metric": o.metric, "value": o.value, "at": iso(o.at), "source": o.source} for o in observations]
     if rows:
-        db["observations"].insert_all(rows)
+        # the unique (metric, at, source) index: a repeat is a no-op, a correction replaces
+        db["observations"].upsert_all(rows, pk=("metric", "at", "source"))
     return len(rows)
 
 

@@ -80,3 +80,16 @@ async def test_thin_job_removes_only_old_observations(tmp_path):
     names = {job.name for job in app.job_queue.jobs()}
     assert {"outbox:drain", "alerts:stale", "digest", "quiet:summary", "observations:thin"} <= names
     svc.db.close()
+
+
+def test_a_repeated_interval_is_stored_once_and_a_correction_replaces_it():
+    """ERCOT's latest interval is re-reported on every poll; a _retry_ file corrects it."""
+    db = open_db(None)
+    observations.insert_observations(db, [Observation("power.hb_west", 30.0, T0, "ercot")])
+    observations.insert_observations(db, [Observation("power.hb_west", 30.0, T0, "ercot")])
+    assert db["observations"].count == 1
+    observations.insert_observations(db, [Observation("power.hb_west", 35.5, T0, "ercot")])
+    assert observations.history(db, "power.hb_west", T0) == [(T0, 35.5)]
+    # the same instant from another source is another observation
+    observations.insert_observations(db, [Observation("power.hb_west", 36.0, T0, "gridstatus")])
+    assert db["observations"].count == 2
