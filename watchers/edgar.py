@@ -448,7 +448,12 @@ def parse_index(html: str, folder_url: str) -> tuple[str | None, list[str]]:
             url = f"{folder_url}/{name}"
             if primary is None and cells[0].get_text(strip=True) == "1":
                 primary = url
-            if re.fullmatch(r"EX-99\.[12]\b.*|EX-99\.0?[12]", doc_type) or doc_type in ("EX-99.1", "EX-99.2"):
+            is_press_release = re.fullmatch(r"EX-99\.[12]\b.*|EX-99\.0?[12]", doc_type) or doc_type in (
+                "EX-99.1",
+                "EX-99.2",
+            )
+            # a press release filed as PDF or an image cannot be read as text: skip it
+            if is_press_release and name.lower().endswith((".htm", ".html", ".txt")):
                 exhibits.append((doc_type, url))
         break  # the first table is "Document Format Files"
     exhibits.sort()
