@@ -37,7 +37,7 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff format --check .
 
 bench: $(VENV)/.installed-test
-	$(PY) -m bench
+	$(PY) -m bench --smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
