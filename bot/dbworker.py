@@ -7,11 +7,10 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
