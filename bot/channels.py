@@ -15,9 +15,9 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.commands import reply, rule_metric
+from bot.commands import add_rule_from_text, reply, rule_metric
 from bot.services import Services, services
-from rules.grammar import RuleError, format_rule, parse_rule
+from rules.grammar import parse_rule
 from storage import chats
 from storage import rules as rule_store
 
@@ -115,32 +115,7 @@ async def cmd_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             else f"❌ {name} has no alert number {int(rest)}.",
         )
         return
-    try:
-        rule = parse_rule(rest)
-    except RuleError as err:
-        await reply(update, f"❌ {escape(str(err), quote=False)}")
-        return
-    canonical = format_rule(rule)
-    metric, kind = rule_metric(rule)
-    try:
-        rule_id = await svc.db(
-            rule_store.add_rule,
-            channel_id,
-            canonical,
-            metric,
-            kind,
-            now,
-            max_rules=svc.settings.alerts.max_rules_per_chat,
-        )
-    except rule_store.TooManyRules as err:
-        await reply(update, f"❌ {name} already has {err.limit} alerts, the most allowed.")
-        return
-    await reply(
-        update,
-        f"✅ {name}: <code>{escape(canonical)}</code>"
-        if rule_id
-        else f"{name} already has <code>{escape(canonical)}</code>.",
-    )
+    await reply(update, await add_rule_from_text(svc, channel_id, rest, where=ref))
 
 
 def register(app: Application) -> None:

@@ -226,13 +226,21 @@ async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     arg = command_argument(update)
     now = svc.clock()
-    if arg in ("", "off"):
+    if arg == "off":
         await svc.db(chats.update_settings, chat.id, now, quiet=None)
+        await reply(update, "Quiet hours off.")
+        return
+    if not arg:  # asking is not changing: show what is set and how to set it
+        quiet = (await svc.db(chats.get_settings, chat.id)).get("quiet")
+        current = (
+            f"Quiet hours: {escape(quiet['start'])}-{escape(quiet['end'])} {escape(quiet.get('tz', 'UTC'))}. "
+            if quiet
+            else "No quiet hours set. "
+        )
         await reply(
             update,
-            "Quiet hours off."
-            if arg
-            else "Quiet hours hold alerts overnight, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>; "
+            current
+            + "Quiet hours hold alerts overnight, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>; "
             "<code>/quiet off</code> ends them.",
         )
         return

@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.permissions import admin_only
-from bot.services import services
+from bot.services import Services, services
 from rules.catalogue import format_value
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
@@ -130,33 +130,34 @@ async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "<code>/alert difficulty.next_change &gt; 3%</code>",
         )
         return
+    await reply(update, await add_rule_from_text(svc, chat.id, text))
+
+
+async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str = "This chat") -> str:
+    """Parse, check and store one rule for a chat; return the reply (a confirmation or the
+    problem with an example). /alert and /channel … alert both come through here."""
     try:
         rule = parse_rule(text)
     except RuleError as err:
-        await reply(update, f"❌ {escape(str(err), quote=False)}")
-        return
+        return f"❌ {escape(str(err), quote=False)}"
     canonical = format_rule(rule)
     metric, kind = rule_metric(rule)
     if metric in CHAT_SCOPED:
-        settings = await svc.db(chats.get_settings, chat.id)
+        settings = await svc.db(chats.get_settings, chat_id)
         if metric == "curtail.margin" and settings.get("fleet") and not settings.get("hub"):
-            await reply(
-                update,
+            return (
                 "❌ <code>curtail</code> compares your hub's power price with your breakeven: name the hub, "
-                "for example <code>/fleet 18 0.045 hub HB_WEST</code>.",
+                "for example <code>/fleet 18 0.045 hub HB_WEST</code>."
             )
-            return
         if not settings.get("fleet"):
-            await reply(
-                update,
-                f"❌ <code>{escape(metric)}</code> depends on your fleet: set it first, for example "
-                "<code>/fleet 18 0.045</code> (J/TH and USD/kWh).",
+            return (
+                f"❌ <code>{escape(metric)}</code> depends on a fleet, and {where.lower()} has none: "
+                "set it first, for example <code>/fleet 18 0.045</code> (J/TH and USD/kWh)."
             )
-            return
     try:
         rule_id = await svc.db(
             rule_store.add_rule,
-            chat.id,
+            chat_id,
             canonical,
             metric,
             kind,
@@ -164,20 +165,16 @@ async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             max_rules=svc.settings.alerts.max_rules_per_chat,
         )
     except rule_store.TooManyRules as err:
-        await reply(
-            update, f"❌ This chat already has {err.limit} alerts, the most allowed. /delete one first."
-        )
-        return
+        return f"❌ {where} already has {err.limit} alerts, the most allowed. Delete one first."
     if rule_id is None:
-        await reply(update, f"This chat already has <code>{escape(canonical)}</code>. /alerts lists them.")
-        return
-    logger.info("rule added chat=%s rule=%s text=%r", chat.id, rule_id, canonical)
+        return f"{where} already has <code>{escape(canonical)}</code>."
+    logger.info("rule added chat=%s rule=%s text=%r", chat_id, rule_id, canonical)
     now_line = ""
     if not isinstance(rule, EventRule):
         last = await svc.db(observations.latest, rule.metric)
         if last is not None:
             now_line = f"\nNow: {escape(format_value(rule.metric, last[0]))}"
-    await reply(update, f"✅ Alert set: <code>{escape(canonical)}</code>{now_line}")
+    return f"✅ Alert set: <code>{escape(canonical)}</code>{now_line}"
 
 
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -106,6 +106,9 @@ async def test_channel_command_is_for_bot_admins_only(tmp_path, tg):
         tg.push_command("/channel @miner_alerts alert price >> 1", chat_id=ADMIN, user_id=ADMIN)
         await tg.wait_for(lambda: len(tg.sent(chat_id=ADMIN)) == 2)
         assert "Example" in tg.sent(chat_id=ADMIN)[-1]["text"]
+        # the same checks as /alert: a channel has no fleet, so a fleet metric is refused
+        reply = await tg.command("/channel @miner_alerts alert margin < 15%", chat_id=ADMIN)
+        assert "depends on a fleet" in reply and "@miner_alerts has none" in reply
         assert await channel_texts(svc) == ["retarget"]
 
 

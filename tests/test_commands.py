@@ -128,6 +128,7 @@ async def test_group_rules_only_by_admins(bot):
 async def test_settings_commands(bot):
     tg, _app, svc = bot
     assert "Quiet hours 23:00-07:00" in await say(tg, "/quiet 23:00-07:00 Europe/Berlin")
+    assert "Quiet hours: 23:00-07:00 Europe/Berlin" in await say(tg, "/quiet")  # asking changes nothing
     assert "Example" in await say(tg, "/quiet 25:00-07:00")
     assert "snoozed for 2h" in await say(tg, "/snooze 2h")
     assert "Example" in await say(tg, "/snooze soon")
