@@ -20,6 +20,22 @@ BOT_ID = 777000111
 BOT_USERNAME = "MinerWatchTestBot"
 TOKEN = "123456:TEST-token-never-logged"
 
+# A ChatMemberAdministrator's rights, as getChatMember / getChatAdministrators answer them.
+ADMIN_RIGHTS: dict[str, bool] = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": False,
+    "can_edit_stories": False,
+    "can_delete_stories": False,
+}
+
 JSON_FIELDS = {"reply_markup", "link_preview_options", "allowed_updates", "commands", "scope", "entities"}
 
 
@@ -374,18 +390,7 @@ class FakeTelegram:
             {
                 "status": "administrator",
                 "user": {"id": uid, "is_bot": False, "first_name": "Admin"},
-                "can_be_edited": False,
-                "is_anonymous": False,
-                "can_manage_chat": True,
-                "can_delete_messages": True,
-                "can_manage_video_chats": True,
-                "can_restrict_members": True,
-                "can_promote_members": False,
-                "can_change_info": True,
-                "can_invite_users": True,
-                "can_post_stories": False,
-                "can_edit_stories": False,
-                "can_delete_stories": False,
+                **ADMIN_RIGHTS,
             }
             for uid in sorted(self.admins.get(chat_id, set()))
         ]
@@ -398,20 +403,5 @@ class FakeTelegram:
             "user": {"id": user_id, "is_bot": False, "first_name": "U"},
         }
         if status == "administrator":
-            member.update(
-                {
-                    "can_be_edited": False,
-                    "is_anonymous": False,
-                    "can_manage_chat": True,
-                    "can_delete_messages": True,
-                    "can_manage_video_chats": True,
-                    "can_restrict_members": True,
-                    "can_promote_members": False,
-                    "can_change_info": True,
-                    "can_invite_users": True,
-                    "can_post_stories": False,
-                    "can_edit_stories": False,
-                    "can_delete_stories": False,
-                }
-            )
+            member.update(ADMIN_RIGHTS)
         return member

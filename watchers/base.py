@@ -91,6 +91,38 @@ def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
         return None  # an HTTP date: rare here, and the runner's backoff covers it
 
 
+async def request_bytes(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    source: str,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    data: str | bytes | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> tuple[aiohttp.ClientResponse, bytes]:
+    """One HTTP request with the declared User-Agent; (response, body) whatever the status.
+    A timeout or a connection error is raised as :class:`SourceError` naming the source."""
+    hdrs = {"User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        async with session.request(
+            method,
+            url,
+            params=params,
+            headers=hdrs,
+            data=data,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as resp:
+            return resp, await resp.read()
+    except TimeoutError as err:
+        raise SourceError(source, f"timed out after {timeout_s:g}s") from err
+    except asyncio.CancelledError:
+        raise
+    except aiohttp.ClientError as err:
+        raise SourceError(source, f"connection failed: {type(err).__name__}") from err
+
+
 async def fetch_bytes(
     session: aiohttp.ClientSession,
     url: str,
@@ -103,25 +135,14 @@ async def fetch_bytes(
 ) -> tuple[int, bytes]:
     """GET ``url`` and return (status, body). Any status outside ``ok_statuses``, a timeout or
     a connection error is raised as :class:`SourceError` naming the source."""
-    hdrs = {"User-Agent": USER_AGENT, **(headers or {})}
-    try:
-        async with session.get(
-            url, params=params, headers=hdrs, timeout=aiohttp.ClientTimeout(total=timeout_s)
-        ) as resp:
-            body = await resp.read()
-            if resp.status not in ok_statuses:
-                raise SourceError(
-                    source,
-                    f"HTTP {resp.status}{_describe_body(resp, body)}",
-                    retry_after_s=_retry_after(resp),
-                )
-            return resp.status, body
-    except TimeoutError as err:
-        raise SourceError(source, f"timed out after {timeout_s:g}s") from err
-    except asyncio.CancelledError:
-        raise
-    except aiohttp.ClientError as err:
-        raise SourceError(source, f"connection failed: {type(err).__name__}") from err
+    resp, body = await request_bytes(
+        session, "GET", url, source=source, params=params, headers=headers, timeout_s=timeout_s
+    )
+    if resp.status not in ok_statuses:
+        raise SourceError(
+            source, f"HTTP {resp.status}{_describe_body(resp, body)}", retry_after_s=_retry_after(resp)
+        )
+    return resp.status, body
 
 
 def _describe_body(resp: aiohttp.ClientResponse, body: bytes) -> str:

@@ -15,7 +15,6 @@ blocks not yet in the fee cache. See ``/work/shared/reference/data-sources.md`` 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -27,7 +26,7 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from watchers.base import USER_AGENT, SourceError, require_number
+from watchers.base import SourceError, request_bytes, require_number
 from watchers.mempool import EPOCH_BLOCKS, MAX_PROJECTION_PCT, EpochInfo, FeeStats
 
 SOURCE = "bitcoind"
@@ -87,21 +86,17 @@ class BitcoindRpc:
         return {}
 
     async def _post(self, body: Any) -> tuple[int, Any]:
-        try:
-            async with self.session.post(
-                self.cfg.url,
-                data=json.dumps(body),
-                headers={"Content-Type": "text/plain", "User-Agent": USER_AGENT, **self._auth()},
-                timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_s),
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except TimeoutError as err:
-            raise SourceError(SOURCE, f"timed out after {self.cfg.timeout_s:g}s") from err
-        except asyncio.CancelledError:
-            raise
-        except aiohttp.ClientError as err:
-            raise SourceError(SOURCE, f"connection failed: {type(err).__name__}") from err
+        # JSON-RPC answers errors with HTTP 500 and a JSON body, so every status is read here.
+        resp, raw = await request_bytes(
+            self.session,
+            "POST",
+            self.cfg.url,
+            source=SOURCE,
+            data=json.dumps(body),
+            headers={"Content-Type": "text/plain", **self._auth()},
+            timeout_s=self.cfg.timeout_s,
+        )
+        status = resp.status
         if status in (401, 403):
             raise SourceError(
                 SOURCE, f"HTTP {status}: authentication failed (check user/password or cookie_file)"
