@@ -34,12 +34,24 @@ def latest(db: Database, metric: str) -> tuple[float, datetime, str] | None:
     return rows[0]["value"], at, rows[0]["source"]
 
 
+# The distinct metrics by a loose index scan (one index seek per metric, not a scan of every row),
+# then each metric's newest row by time, as latest() orders it: a corrected or back-filled older
+# value has a higher id but is not the newest.
+_LATEST_ALL = """
+WITH RECURSIVE m(metric) AS (
+    SELECT MIN(metric) FROM observations
+    UNION ALL
+    SELECT (SELECT MIN(metric) FROM observations WHERE metric > m.metric) FROM m WHERE m.metric IS NOT NULL
+)
+SELECT o.metric, o.value, o.at, o.source FROM m JOIN observations o ON o.id = (
+    SELECT id FROM observations WHERE metric = m.metric ORDER BY at DESC, id DESC LIMIT 1
+)
+"""
+
+
 def latest_all(db: Database) -> dict[str, dict[str, Any]]:
     """The newest value of every metric: {metric: {"value", "at", "source"}}."""
-    rows = db.query(
-        "SELECT o.metric, o.value, o.at, o.source FROM observations o "
-        "JOIN (SELECT metric, MAX(id) AS id FROM observations GROUP BY metric) m ON m.id = o.id"
-    )
+    rows = db.query(_LATEST_ALL)
     return {r["metric"]: {"value": r["value"], "at": r["at"], "source": r["source"]} for r in rows}
 
 

@@ -93,3 +93,21 @@ def test_a_repeated_interval_is_stored_once_and_a_correction_replaces_it():
     # the same instant from another source is another observation
     observations.insert_observations(db, [Observation("power.hb_west", 36.0, T0, "gridstatus")])
     assert db["observations"].count == 2
+
+
+def test_latest_is_by_time_not_by_insertion():
+    """A correction of an older interval, or history back-filled after live values, is stored
+    later (a higher id) but is not the current value."""
+    db = open_db(None)
+    observations.insert_observations(
+        db, [Observation("power.hb_west", 40.0, T0 + timedelta(minutes=30), "ercot")]
+    )
+    observations.insert_observations(db, [Observation("power.hb_west", 22.0, T0, "ercot")])  # late correction
+    observations.insert_observations(db, [Observation("difficulty", 102.3, T0, "mempool")])
+    observations.insert_observations(
+        db, [Observation("difficulty", 95.0, T0 - timedelta(days=30), "mempool")]
+    )
+    latest = observations.latest_all(db)
+    assert latest["power.hb_west"]["value"] == 40.0 and latest["difficulty"]["value"] == 102.3
+    assert set(latest) == {"power.hb_west", "difficulty"}
+    assert observations.latest_all(open_db(None)) == {}
