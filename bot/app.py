@@ -37,7 +37,7 @@ from bot.quiet_summary import quiet_summary_job
 from bot.registry import build_watchers, source_links
 from bot.services import SERVICES_KEY, ScheduledWatcher, Services, services, utc_now
 from bot.settings import Settings
-from storage import observations
+from storage import observations, outbox
 from storage.db import open_db
 from watchers.base import SourceError
 from watchers.network import backfill
@@ -158,6 +158,10 @@ async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     removed = await svc.db(observations.thin, cutoff)
     if removed:
         logger.info("thinned %d observations older than %s", removed, cutoff.isoformat())
+    delivered_cutoff = svc.clock() - timedelta(days=outbox.KEEP_DELIVERED_DAYS)
+    pruned = await svc.db(outbox.prune, delivered_cutoff)
+    if pruned:
+        logger.info("pruned %d delivered outbox rows older than %s", pruned, delivered_cutoff.isoformat())
 
 
 def schedule_jobs(app: Application, svc: Services) -> None:

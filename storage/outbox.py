@@ -116,3 +116,17 @@ def fail_chat(db: Database, chat_id: int, error: str) -> int:
         [error, chat_id],
     )
     return cur.rowcount
+
+
+KEEP_DELIVERED_DAYS = 30
+
+
+def prune(db: Database, before: datetime) -> int:
+    """Delete delivered, failed and summarised rows created before ``before``. Pending and held
+    rows always stay. (Events are deduplicated by the events table, and an alert's key only
+    guards the transaction that queues it, so old keys are not needed.)"""
+    cur = db.execute(
+        "DELETE FROM outbox WHERE status IN ('sent', 'failed', 'summarised') AND created_at < ?",
+        [iso(before)],
+    )
+    return cur.rowcount

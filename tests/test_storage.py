@@ -73,9 +73,29 @@ async def test_thin_job_removes_only_old_observations(tmp_path):
     app = build_application(svc, with_jobs=False)
     obs = [Observation("price", 1.0 + d, T0 + timedelta(days=d), "mempool") for d in range(100)]
     await svc.db(observations.insert_observations, obs)
+    for key, age_days, status in (
+        ("old-sent", 40, "sent"),
+        ("new-sent", 5, "sent"),
+        ("old-pending", 40, "pending"),
+    ):
+        await svc.db(
+            outbox.enqueue,
+            key=key,
+            chat_id=1,
+            rule_id=None,
+            reason="firing",
+            text="x",
+            now=now - timedelta(days=age_days),
+            status=status,
+        )
     await thin_job(SimpleNamespace(bot_data=app.bot_data))
     kept = await svc.db(observations.history, "price", T0)
     assert len(kept) == 30 and kept[0][0] == now - timedelta(days=30)
+    # delivered rows older than 30 days go; recent ones and anything not yet delivered stay
+    assert {r["key"] for r in await svc.db(lambda db: list(db.query("SELECT key FROM outbox")))} == {
+        "new-sent",
+        "old-pending",
+    }
     schedule_jobs(app, svc)
     names = {job.name for job in app.job_queue.jobs()}
     assert {"outbox:drain", "alerts:stale", "digest", "quiet:summary", "observations:thin"} <= names
