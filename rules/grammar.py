@@ -25,6 +25,9 @@ from rules.model import ChangeRule, EventRule, Op, Rule, ThresholdRule
 
 DEFAULT_EXAMPLE = "/alert difficulty.next_change > 3%"
 MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a typo
+# A repeat no more often than Alertmanager's default group interval: with 50 rules a chat could
+# otherwise be sent a message per rule on every poll.
+MIN_REPEAT_S = 300
 
 EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest")
 _EVENT_ALIASES = {
@@ -270,6 +273,11 @@ def _duration(word: str, raw: str, example: str) -> int:
         ) from err
     if seconds > MAX_DURATION_S:
         raise RuleError(f"{raw!r} is too long for {word!r} (at most {MAX_DURATION_S // 86400}d).", example)
+    if word == "every" and seconds < MIN_REPEAT_S:
+        raise RuleError(
+            f"'every {raw}' would repeat too often: repeats are at least {MIN_REPEAT_S // 60}m apart.",
+            example,
+        )
     return seconds
 
 

@@ -11,6 +11,7 @@ from rules.catalogue import CATALOGUE
 from rules.events import ALL_KINDS
 from rules.grammar import (
     MAX_DURATION_S,
+    MIN_REPEAT_S,
     RuleError,
     example_for,
     format_number,
@@ -174,6 +175,8 @@ INVALID = [
     ("zero-duration", "price > 5 for 0s", "duration", None),
     ("huge-duration", "price > 5 for 9999999999999999999999999999d", "too long", None),
     ("too-long", "price > 5 every 2y", "too long", None),
+    ("repeat-too-often", "price > 5 every 1m", "at least 5m apart", None),
+    ("change-repeat-too-often", "price rises 5% in 1h every 30s", "at least 5m apart", None),
     ("duplicate-clause", "price > 5 for 5m for 10m", "twice", None),
     ("junk-after", "price > 5 please", "don't understand", None),
     ("bad-margin", "price > 5 margin lots", "margin", None),
@@ -278,6 +281,7 @@ def test_rule_like_text_raises_only_rule_error_and_accepted_rules_round_trip(wor
 _metrics = st.sampled_from(sorted(m for m, info in CATALOGUE.items() if info.unit != "time"))
 _finite = st.floats(allow_nan=False, allow_infinity=False)
 _durations = st.integers(min_value=1, max_value=MAX_DURATION_S)
+_repeats = st.integers(min_value=MIN_REPEAT_S, max_value=MAX_DURATION_S)  # "every" has a floor
 _tickers = st.from_regex(r"[A-Z][A-Z0-9]{0,5}(\.[A-Z])?", fullmatch=True)
 
 threshold_rules = st.builds(
@@ -286,7 +290,7 @@ threshold_rules = st.builds(
     op=st.sampled_from(list(Op)),
     value=_finite,
     for_s=st.one_of(st.just(0), _durations),
-    every_s=st.none() | _durations,
+    every_s=st.none() | _repeats,
     margin_pct=st.none() | st.floats(min_value=0, max_value=100, exclude_max=True),
     severe=st.booleans(),
 )
@@ -296,7 +300,7 @@ change_rules = st.builds(
     direction=st.sampled_from(["rises", "drops"]),
     pct=st.floats(min_value=0, exclude_min=True, allow_infinity=False),
     window_s=_durations,
-    every_s=st.none() | _durations,
+    every_s=st.none() | _repeats,
     severe=st.booleans(),
 )
 event_rules = st.one_of(
