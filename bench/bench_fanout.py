@@ -27,11 +27,12 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 from bot.pipeline import ingest
 from bot.services import utc_now
+from rules.data import Event
 from storage import chats, outbox
 from storage import rules as rule_store
 from tests.fake_telegram import TOKEN, FakeTelegram, RateLimits
 from tests.harness import bot_settings, running_bot
-from watchers.base import Event, PollResult
+from watchers.base import PollResult
 
 CAP_PER_S = 30.0
 

@@ -114,7 +114,8 @@ def measure(path: Path) -> None:
     from bot.app import build_application, create_services
     from bot.pipeline import ingest
     from bot.settings import Settings
-    from watchers.base import Observation, PollResult
+    from rules.data import Observation
+    from watchers.base import PollResult
 
     stages["bot imported (PTB, aiohttp, sqlite-utils, prometheus)"] = status_kb()
     settings = Settings.model_validate(

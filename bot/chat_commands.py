@@ -21,11 +21,11 @@ from rules.catalogue import format_value
 from rules.durations import DurationError, format_duration, parse_duration
 from rules.fleet import Fleet, fleet_metrics
 from rules.grammar import RuleError
+from rules.hashprice import blocks_to_halving
 from rules.quiet import format_quiet, parse_quiet, zone
 from storage import chats, events, observations
 from storage import rules as rule_store
 from storage.clock import iso, parse_iso
-from watchers.hashprice import blocks_to_halving
 
 
 def _ago(at: str | None, now: datetime) -> str:

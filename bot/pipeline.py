@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from bot.dbworker import DbWorker
 from bot.messages import alert_message, curtail_message, event_message
+from rules.data import Event
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.events import match_event
 from rules.fleet import Fleet, curtail_margin_usd_per_mwh, fleet_metrics
@@ -32,7 +33,7 @@ from rules.quiet import QuietHours, in_quiet_hours
 from storage import alerts, events, observations, outbox, watcher_state
 from storage import rules as rule_store
 from storage.clock import parse_iso
-from watchers.base import Event, PollContext, PollResult, SourceError, Watcher
+from watchers.base import PollContext, PollResult, SourceError, Watcher
 
 logger = logging.getLogger(__name__)
 

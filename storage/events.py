@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from rules.data import Event
 from storage.clock import iso
-from watchers.base import Event
 
 
 def record_event(db: Database, event: Event, now: datetime) -> bool:

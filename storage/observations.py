@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from rules.data import Observation
 from storage.clock import iso, parse_iso
-from watchers.base import Observation
 
 
 def insert_observations(db: Database, observations: Iterable[Observation]) -> int:

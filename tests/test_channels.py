@@ -9,10 +9,11 @@ import pytest
 
 from bot.pipeline import ingest
 from bot.settings import ConfigError, load_settings
+from rules.data import Event
 from storage import rules as rule_store
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.harness import FakeClock, running_bot
-from watchers.base import Event, PollResult
+from watchers.base import PollResult
 
 CHANNEL_ID = -1001234567890
 ADMIN = 99
@@ -126,7 +127,7 @@ async def test_pinned_status_is_posted_once_then_edited_in_place(tmp_path, tg):
     from types import SimpleNamespace
 
     from bot.pinned_status import refresh_pinned_status
-    from watchers.base import Observation
+    from rules.data import Observation
 
     path = config(tmp_path, tg, ["retarget"])
     path.write_text(path.read_text(encoding="utf-8") + "pinned_status = true\n", encoding="utf-8")

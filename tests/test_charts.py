@@ -22,10 +22,10 @@ from bot.charts import (
     resolve_metric,
     thin_points,
 )
+from rules.data import Observation
 from storage import observations
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot
-from watchers.base import Observation
 
 CHAT = 4242
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

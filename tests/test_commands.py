@@ -146,7 +146,8 @@ async def test_status_without_and_with_data(bot):
     tg, _app, svc = bot
     assert "No data yet" in await say(tg, "/status")
     from bot.pipeline import ingest
-    from watchers.base import Observation, PollResult
+    from rules.data import Observation
+    from watchers.base import PollResult
 
     now = svc.clock()
     obs = [

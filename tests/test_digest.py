@@ -10,13 +10,13 @@ from types import SimpleNamespace
 from bot.app import build_application, create_services, schedule_jobs
 from bot.digest import alert_counts, digest_job, digest_key, due_digests, queue_digests, run_digests
 from bot.quiet_summary import quiet_summary_job
+from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
 from storage import chats, observations, outbox
 from storage import rules as rule_store
 from storage.db import open_db
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot
-from watchers.base import Observation
 
 CHAT = 4242
 CHICAGO = "America/Chicago"

@@ -17,11 +17,12 @@ from bot.quiet_summary import (
     shown_zone,
     summary_pages,
 )
+from rules.data import Observation
 from storage import chats, outbox
 from storage.db import open_db
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot
-from watchers.base import Observation, PollContext, PollResult
+from watchers.base import PollContext, PollResult
 
 CHAT = 4242
 BERLIN = ZoneInfo("Europe/Berlin")

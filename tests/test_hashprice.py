@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.hashprice import (
+from rules.hashprice import (
     blocks_to_halving,
     expected_blocks_per_ph_day,
     fee_share_pct,

@@ -10,11 +10,12 @@ from telegram import Update
 
 from bot.app import register_menus
 from bot.pipeline import ingest
+from rules.data import Observation
 from storage import chats
 from storage import rules as rule_store
 from tests.conftest import FIXTURES
 from tests.harness import FakeClock, bot_settings, running_bot
-from watchers.base import Observation, PollResult
+from watchers.base import PollResult
 
 USER = 5342492667  # the recorded private chat
 

@@ -25,7 +25,8 @@ import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
-from watchers.base import Observation, PollContext, PollResult, SourceError
+from rules.data import Observation
+from watchers.base import PollContext, PollResult, SourceError
 from watchers.ercot import (
     DEFAULT_POINTS,
     ErcotSourceConfig,

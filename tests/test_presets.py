@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 from bot.commands import WELCOME
 from bot.presets import PRESETS, hashprice_floor
+from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
 from storage import observations
 from storage import rules as rule_store
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot
-from watchers.base import Observation
 
 CHAT = 4242
 GROUP = -4001

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from bot.app import build_application, create_services, schedule_jobs, thin_job
+from rules.data import Observation
 from storage import observations, outbox
 from storage.db import open_db
 from tests.harness import write_config
-from watchers.base import Observation
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -18,31 +18,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from rules.data import Event, Observation
+
 DEFAULT_TIMEOUT_S = 20.0
 USER_AGENT = "MinerWatch/0.1 (+https://github.com/minerwatch/minerwatch)"
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One value of one metric, as a source reported it."""
-
-    metric: str  # dotted, lower case: "difficulty.next_change"
-    value: float  # in the metric's catalogue unit (rules/catalogue.py)
-    at: datetime  # aware UTC time the value holds for
-    source: str  # which upstream served it: "mempool", "bitcoind", "kraken", "ercot", ...
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened once (a retarget, a filing). ``key`` is its stable identity:
-    the same real-world event always gets the same key, so it is announced once, ever."""
-
-    kind: str  # "retarget", "filing", ...
-    key: str  # "retarget:840672", "filing:0001104659-24-127656"
-    at: datetime
-    source: str
-    data: Mapping[str, Any] = field(default_factory=dict)  # JSON-serialisable details
-    announce: bool = True  # False for what a first run records without announcing
 
 
 @dataclass(slots=True)

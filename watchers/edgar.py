@@ -58,8 +58,9 @@ from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.data import Event
 from rules.durations import Duration
-from watchers.base import Event, PollContext, PollResult, SourceError, fetch_bytes
+from watchers.base import PollContext, PollResult, SourceError, fetch_bytes
 from watchers.filing_terms import EASTERN, FilingInfo, analyse_filing, summary_line
 
 logger = logging.getLogger(__name__)

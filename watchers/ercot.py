@@ -38,8 +38,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rules.data import Observation
 from rules.durations import Duration
-from watchers.base import Observation, PollContext, PollResult, SourceError, fetch_bytes, fetch_json
+from watchers.base import PollContext, PollResult, SourceError, fetch_bytes, fetch_json
 from watchers.ercot_csv import ERCOT_TZ, IntervalPrices, SppCsvError, read_spp_zip, select_points
 
 logger = logging.getLogger(__name__)

@@ -29,9 +29,10 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 from pydantic import BaseModel, ConfigDict
 
+from rules import hashprice as hp
+from rules.data import Event, Observation
 from rules.durations import Duration
-from watchers import hashprice as hp
-from watchers.base import Event, Observation, PollContext, PollResult, SourceError, fetch_json, require_number
+from watchers.base import PollContext, PollResult, SourceError, fetch_json, require_number
 from watchers.bitcoind import (
     BitcoindRpc,
     BitcoindSourceConfig,
