@@ -82,6 +82,7 @@ class FakeTelegram:
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _changed: asyncio.Condition | None = None
+    _closing: bool = False  # set by stop(): long polls return at once
     _recent: deque[float] = field(default_factory=deque)
     _chat_recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _runner: web.AppRunner | None = None
@@ -188,6 +189,7 @@ class FakeTelegram:
     # ---- server ----------------------------------------------------------------------------------
 
     async def start(self) -> str:
+        self._closing = False
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
@@ -200,6 +202,12 @@ class FakeTelegram:
         return self.base_url
 
     async def stop(self) -> None:
+        # A long-polling getUpdates still open would hold the server's graceful shutdown for its
+        # whole timeout (1 s a test): release it first.
+        self._closing = True
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -344,7 +352,7 @@ class FakeTelegram:
             try:
                 async with self._changed:
                     await asyncio.wait_for(
-                        self._changed.wait_for(lambda: bool(self.updates)), min(timeout, 2)
+                        self._changed.wait_for(lambda: bool(self.updates) or self._closing), min(timeout, 2)
                     )
             except TimeoutError:
                 return []
