@@ -21,20 +21,21 @@ from telegram import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot import channels, chat_commands, commands, health, membership
-from bot import http as ops_http
-from bot.charts import register as register_charts
-from bot.dbworker import DbWorker
-from bot.digest import digest_job
+from bot.delivery.digest import digest_job
+from bot.delivery.drain import Notifier
+from bot.delivery.pacer import Pacer
+from bot.delivery.pinned_status import pinned_status_job
+from bot.delivery.quiet_summary import quiet_summary_job
+from bot.engine.dbworker import DbWorker
+from bot.engine.pipeline import IngestOptions, Pipeline
+from bot.handlers import channels, chat_commands, commands, membership
+from bot.handlers.presets import register as register_presets
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
-from bot.metrics import METRICS_KEY, Metrics
-from bot.notifier import Notifier
-from bot.pacer import Pacer
-from bot.pinned_status import pinned_status_job
-from bot.pipeline import IngestOptions, Pipeline
-from bot.presets import register as register_presets
-from bot.quiet_summary import quiet_summary_job
+from bot.ops import health
+from bot.ops import http as ops_http
+from bot.ops.metrics import METRICS_KEY, Metrics
 from bot.registry import build_watchers, source_links
+from bot.render.charts import register as register_charts
 from bot.services import SERVICES_KEY, ScheduledWatcher, Services, services, utc_now
 from bot.settings import Settings
 from storage import observations, outbox

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import aiohttp
 from telegram.ext import ContextTypes
 
-from bot.dbworker import DbWorker
-from bot.pipeline import Pipeline
+from bot.engine.dbworker import DbWorker
+from bot.engine.pipeline import Pipeline
 from bot.settings import Settings
 from watchers.base import Watcher
 
 if TYPE_CHECKING:
-    from bot.notifier import Notifier
+    from bot.delivery.drain import Notifier
 
 SERVICES_KEY = "services"
 

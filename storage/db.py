@@ -1,7 +1,7 @@
 """Opening the database: one sqlite file, WAL, migrations applied on open.
 
 Storage functions are plain and synchronous and take a ``Database`` (datasette's pattern).
-Async code calls them through :class:`bot.dbworker.DbWorker`, one thread that owns all access.
+Async code calls them through :class:`bot.engine.dbworker.DbWorker`, one thread that owns all access.
 """
 
 from __future__ import annotations

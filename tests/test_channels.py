@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline import ingest
+from bot.engine.pipeline import ingest
 from bot.settings import ConfigError, load_settings
 from rules.data import Event
 from storage import rules as rule_store
@@ -126,7 +126,7 @@ def test_bad_broadcast_entry_fails_at_start_naming_it(tmp_path):
 async def test_pinned_status_is_posted_once_then_edited_in_place(tmp_path, tg):
     from types import SimpleNamespace
 
-    from bot.pinned_status import refresh_pinned_status
+    from bot.delivery.pinned_status import refresh_pinned_status
     from rules.data import Observation
 
     path = config(tmp_path, tg, ["retarget"])

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import bot.charts as charts
-from bot.charts import (
+import bot.render.charts as charts
+from bot.render.charts import (
     CAPTION_MAX,
     ChartData,
     ChartError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from telegram.ext import CommandHandler
 
-from bot.commands import HELP
+from bot.handlers.commands import HELP
 from storage import chats
 from storage import rules as rule_store
 from tests.fake_telegram import FakeTelegram
@@ -145,7 +145,7 @@ async def test_settings_commands(bot):
 async def test_status_without_and_with_data(bot):
     tg, _app, svc = bot
     assert "No data yet" in await say(tg, "/status")
-    from bot.pipeline import ingest
+    from bot.engine.pipeline import ingest
     from rules.data import Observation
     from watchers.base import PollResult
 

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 from bot.app import build_application, create_services, schedule_jobs
-from bot.digest import alert_counts, digest_job, digest_key, due_digests, queue_digests, run_digests
-from bot.quiet_summary import quiet_summary_job
+from bot.delivery.digest import alert_counts, digest_job, digest_key, due_digests, queue_digests, run_digests
+from bot.delivery.quiet_summary import quiet_summary_job
 from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
 from storage import chats, observations, outbox

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.quiet_summary import (
+from bot.delivery.quiet_summary import (
     MAX_PAGES,
     first_line,
     queue_summaries,

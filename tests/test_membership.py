@@ -9,7 +9,7 @@ import pytest
 from telegram import Update
 
 from bot.app import register_menus
-from bot.pipeline import ingest
+from bot.engine.pipeline import ingest
 from rules.data import Observation
 from storage import chats
 from storage import rules as rule_store

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import TELEGRAM_MAX_CHARS, alert_message, event_message, truncate
+from bot.delivery.messages import TELEGRAM_MAX_CHARS, alert_message, event_message, truncate
 from rules.grammar import parse_rule
 from rules.model import Reason
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.app import watch_job
-from bot.health import Notice, decide, failing_text
+from bot.ops.health import Notice, decide, failing_text
 from storage import outbox
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot

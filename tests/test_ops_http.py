@@ -16,8 +16,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import http as ops_http
 from bot.app import drain_job, watch_job
+from bot.ops import http as ops_http
 from storage import outbox
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.pacer import Limits, PaceState, Waiter, pick
+from bot.delivery.pacer import Limits, PaceState, Waiter, pick
 from storage import outbox
 from tests.fake_telegram import FakeTelegram, RateLimits
 from tests.harness import FakeClock, bot_settings, running_bot

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.commands import WELCOME
-from bot.presets import PRESETS, hashprice_floor
+from bot.handlers.commands import WELCOME
+from bot.handlers.presets import PRESETS, hashprice_floor
 from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
 from storage import observations

@@ -29,10 +29,10 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.charts import ChartData, chart_png, chat_thresholds
-from bot.chat_commands import status_text
-from bot.messages import truncate
-from bot.pipeline import cached_rule, delivery_status
+from bot.delivery.messages import truncate
+from bot.engine.pipeline import cached_rule, delivery_status
+from bot.handlers.chat_commands import status_text
+from bot.render.charts import ChartData, chart_png, chat_thresholds
 from bot.services import Services, services
 from rules.catalogue import format_value
 from rules.grammar import RuleError

@@ -14,8 +14,8 @@ from typing import Any
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 
-from bot.dbworker import DbWorker
-from bot.send_errors import Action, classify
+from bot.delivery.send_errors import Action, classify
+from bot.engine.dbworker import DbWorker
 from storage import chats, outbox
 
 logger = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from sqlite_utils import Database
 from storage import outbox
 
 if TYPE_CHECKING:
-    from bot.metrics import Metrics
-    from bot.pipeline import PollOutcome
+    from bot.engine.pipeline import PollOutcome
+    from bot.ops.metrics import Metrics
     from bot.services import Services
 
 logger = logging.getLogger(__name__)

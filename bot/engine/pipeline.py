@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from sqlite_utils import Database
 
-from bot.dbworker import DbWorker
-from bot.messages import alert_message, curtail_message, event_message
+from bot.delivery.messages import alert_message, curtail_message, event_message
+from bot.engine.dbworker import DbWorker
 from rules.data import Event
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.events import match_event

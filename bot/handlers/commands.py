@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.permissions import admin_only
+from bot.handlers.permissions import admin_only
 from bot.services import Services, services
 from rules.catalogue import format_value
 from rules.grammar import RuleError, format_rule, parse_rule

@@ -29,7 +29,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.commands import command_argument, reply
+from bot.handlers.commands import command_argument, reply
 from bot.services import services
 from rules.catalogue import format_value, lookup, suggest
 from rules.durations import DurationError, parse_duration

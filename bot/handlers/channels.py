@@ -15,7 +15,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.commands import add_rule_from_text, reply, rule_metric
+from bot.handlers.commands import add_rule_from_text, reply, rule_metric
 from bot.services import Services, services
 from rules.grammar import parse_rule
 from storage import chats

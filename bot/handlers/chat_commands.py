@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.commands import command_argument, reply
-from bot.messages import SOURCE_NAMES, label
-from bot.permissions import admin_only
+from bot.delivery.messages import SOURCE_NAMES, label
+from bot.handlers.commands import command_argument, reply
+from bot.handlers.permissions import admin_only
 from bot.services import services
 from rules.catalogue import format_value
 from rules.durations import DurationError, format_duration, parse_duration

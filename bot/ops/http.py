@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from sqlite_utils import Database
 
-from bot.metrics import CONTENT_TYPE, METRICS_KEY, Metrics
+from bot.ops.metrics import CONTENT_TYPE, METRICS_KEY, Metrics
 from bot.services import Services
 from storage import outbox, watcher_state
 from storage import rules as rule_store

@@ -18,8 +18,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.commands import WELCOME, rule_metric
-from bot.permissions import is_chat_admin
+from bot.handlers.commands import WELCOME, rule_metric
+from bot.handlers.permissions import is_chat_admin
 from bot.services import services
 from rules.catalogue import format_value
 from rules.grammar import format_rule, parse_rule

@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.chat_commands import status_text
+from bot.handlers.chat_commands import status_text
 from bot.services import services
 from storage import chats, observations, outbox
 

@@ -1,0 +1,2 @@
+"""Only what users type and tap: commands, settings, read-outs, presets, charts, channels,
+membership, permissions and command menus."""

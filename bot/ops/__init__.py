@@ -1,0 +1,1 @@
+"""For the operator: /healthz, /metrics and source-health notices."""
