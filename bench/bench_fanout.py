@@ -25,7 +25,7 @@ from pathlib import Path
 
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
-from bot.engine.pipeline import ingest
+from bot.engine.ingest import ingest
 from bot.services import utc_now
 from rules.data import Event
 from storage import chats, outbox

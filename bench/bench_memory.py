@@ -112,7 +112,7 @@ def measure(path: Path) -> None:
     import asyncio
 
     from bot.app import build_application, create_services
-    from bot.engine.pipeline import ingest
+    from bot.engine.ingest import ingest
     from bot.settings import Settings
     from rules.data import Observation
     from watchers.base import PollResult

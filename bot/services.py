@@ -11,7 +11,7 @@ import aiohttp
 from telegram.ext import ContextTypes
 
 from bot.engine.dbworker import DbWorker
-from bot.engine.pipeline import Pipeline
+from bot.engine.runner import Pipeline
 from bot.settings import Settings
 from watchers.base import Watcher
 

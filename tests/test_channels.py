@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.pipeline import ingest
+from bot.engine.ingest import ingest
 from bot.settings import ConfigError, load_settings
 from rules.data import Event
 from storage import rules as rule_store

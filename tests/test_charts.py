@@ -11,17 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import bot.render.charts as charts
-from bot.render.charts import (
-    CAPTION_MAX,
-    ChartData,
-    ChartError,
-    Threshold,
-    caption,
-    parse_window,
-    render_chart,
-    resolve_metric,
-    thin_points,
-)
+from bot.handlers.chart import CAPTION_MAX, caption, parse_window, resolve_metric
+from bot.render.chart_data import ChartError
+from bot.render.charts import ChartData, Threshold, render_chart, thin_points
 from rules.data import Observation
 from storage import observations
 from tests.fake_telegram import FakeTelegram

@@ -145,7 +145,7 @@ async def test_settings_commands(bot):
 async def test_status_without_and_with_data(bot):
     tg, _app, svc = bot
     assert "No data yet" in await say(tg, "/status")
-    from bot.engine.pipeline import ingest
+    from bot.engine.ingest import ingest
     from rules.data import Observation
     from watchers.base import PollResult
 

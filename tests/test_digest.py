@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-from bot.app import build_application, create_services, schedule_jobs
+from bot.app import build_application, create_services
 from bot.delivery.digest import alert_counts, digest_job, digest_key, due_digests, queue_digests, run_digests
 from bot.delivery.quiet_summary import quiet_summary_job
+from bot.jobs import schedule_jobs
 from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
 from storage import chats, observations, outbox

@@ -198,7 +198,7 @@ async def test_first_start_backfills_history_once(tmp_path, tg, mempool):
     is loaded on the first start (the docs' 1m/3d payloads have the 1y shapes), never again."""
     from types import SimpleNamespace
 
-    from bot.app import backfill_job
+    from bot.jobs import backfill_job
     from storage import observations
 
     mempool.serve_file(

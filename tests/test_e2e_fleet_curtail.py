@@ -4,7 +4,7 @@ the fake Bot API server. Numbers are checked by hand below."""
 
 from __future__ import annotations
 
-from bot.engine.pipeline import ingest
+from bot.engine.ingest import ingest
 from rules.data import Observation
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot

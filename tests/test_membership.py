@@ -8,8 +8,8 @@ import json
 import pytest
 from telegram import Update
 
-from bot.app import register_menus
-from bot.engine.pipeline import ingest
+from bot.engine.ingest import ingest
+from bot.handlers.menus import register_menus
 from rules.data import Observation
 from storage import chats
 from storage import rules as rule_store

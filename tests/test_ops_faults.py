@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.app import drain_job, watch_job
+from bot.jobs import drain_job, watch_job
 from storage import alerts, chats, outbox
 from storage import rules as rule_store
 from tests.fake_telegram import FakeTelegram

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.app import watch_job
+from bot.jobs import watch_job
 from bot.ops.health import Notice, decide, failing_text
 from storage import outbox
 from tests.fake_telegram import FakeTelegram

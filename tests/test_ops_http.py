@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import drain_job, watch_job
+from bot.jobs import drain_job, watch_job
 from bot.ops import http as ops_http
 from storage import outbox
 from tests.fake_telegram import FakeTelegram

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from bot.app import build_application, create_services, schedule_jobs, thin_job
+from bot.app import build_application, create_services
+from bot.jobs import schedule_jobs, thin_job
 from rules.data import Observation
 from storage import observations, outbox
 from storage.db import open_db

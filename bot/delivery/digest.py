@@ -30,9 +30,11 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.delivery.messages import truncate
-from bot.engine.pipeline import cached_rule, delivery_status
+from bot.engine.routing import delivery_status
+from bot.engine.rule_eval import cached_rule
 from bot.handlers.chat_commands import status_text
-from bot.render.charts import ChartData, chart_png, chat_thresholds
+from bot.render.chart_data import chat_thresholds
+from bot.render.charts import ChartData, chart_png
 from bot.services import Services, services
 from rules.catalogue import format_value
 from rules.grammar import RuleError

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 from storage import outbox
 
 if TYPE_CHECKING:
-    from bot.engine.pipeline import PollOutcome
+    from bot.engine.runner import PollOutcome
     from bot.ops.metrics import Metrics
     from bot.services import Services
 

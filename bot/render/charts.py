@@ -1,60 +1,29 @@
-"""``/chart METRIC [WINDOW]``: a PNG of a metric's stored history with the chat's thresholds.
+"""Chart drawing, pure: points and thresholds in, PNG bytes out.
 
-Drawing is pure (:func:`render_chart`: points in, PNG bytes out) and runs in a worker thread so a
-chart never blocks the bot. Matplotlib is used through its object API on the Agg canvas (no
-pyplot, no display); one lock serialises renders because matplotlib is not thread-safe.
-
-Fleet metrics (breakeven, margin, profit) are not stored: they are derived per chat from the
-hashprice history and the chat's ``/fleet``.
-"""
+Matplotlib is used through its object API on the Agg canvas (no pyplot, no display); one lock
+serialises renders because matplotlib is not thread-safe, and :func:`chart_png` renders in a worker
+thread so a chart never blocks the bot."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from html import escape
 from io import BytesIO
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from telegram import Update
-from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.handlers.commands import command_argument, reply
-from bot.services import services
-from rules.catalogue import format_value, lookup, suggest
-from rules.durations import DurationError, parse_duration
-from rules.fleet import Fleet, fleet_metrics
-from rules.grammar import EVENT_NAMES, METRIC_ALIASES, RuleError, parse_rule
-from rules.model import ThresholdRule
-from storage import chats, observations
-from storage import rules as rule_store
+from rules.catalogue import format_value, lookup
 
-logger = logging.getLogger(__name__)
-
-CAPTION_MAX = 1024  # Telegram's caption limit
-DEFAULT_WINDOW_DAYS = 30
-MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 7, 365
 MAX_POINTS = 1500  # drawn per chart; longer series are thinned keeping each bucket's low and high
-FLEET_METRICS = ("breakeven", "margin", "profit")
-EXAMPLE = "<code>/chart hashprice 30d</code> or <code>/chart power.hb_west 7d</code>"
-USAGE = (
-    "Chart a metric's history with your alert thresholds: <code>/chart METRIC [WINDOW]</code>, "
-    f"WINDOW from 7d to 1y (default 30d). For example {EXAMPLE}."
-)
 
 _render_lock = threading.Lock()
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
-_MONTHS = re.compile(r"^(\d+)\s*(?:mo|mon|month|months)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -64,69 +33,12 @@ class Threshold:
     upward: bool  # fires when the value goes above
 
 
-class ChartError(ValueError):
-    """A /chart request that cannot be served; ``str(err)`` is the HTML reply."""
-
-
-# ---------------------------------------------------------------------------------------------
-# parsing
-
-
-def parse_window(text: str) -> int:
-    """``"30d"`` -> 30 (days). Accepts days, weeks, ``1y``, months as ``3mo``, or a bare number of
-    days; 7 days to 1 year. Raises ChartError with an example."""
-    raw = text.strip().lower()
-    problem = f"{escape(text)!s} is not a chart window: use 7d to 1y, e.g. {EXAMPLE}."
-    months = _MONTHS.match(raw)
-    if months:
-        days = int(months.group(1)) * 30
-    elif raw.isdigit():
-        days = int(raw)
-    else:
-        try:
-            seconds = parse_duration(raw)
-        except DurationError as err:
-            raise ChartError(f"❌ {problem}") from err
-        if seconds % 86400:
-            raise ChartError(
-                f"❌ {escape(text)} is not a whole number of days: use 7d to 1y, e.g. {EXAMPLE}."
-            )
-        days = seconds // 86400
-    if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
-        raise ChartError(f"❌ A chart covers 7d to 1y, not {escape(text)}. Example: {EXAMPLE}.")
-    return days
-
-
-def resolve_metric(name: str) -> str:
-    """The catalogue name a user means (aliases such as ``diff`` work). ChartError if it cannot be
-    charted, with "did you mean" suggestions."""
-    key = name.strip().lower()
-    key = METRIC_ALIASES.get(key, key)
-    info = lookup(key)
-    if info is None:
-        if key in EVENT_NAMES or key in ("filing", "retargets"):
-            raise ChartError(
-                f"❌ {escape(name)} is an event, not a series to chart. "
-                "Try <code>/chart difficulty 90d</code>."
-            )
-        close = suggest(key)
-        hint = f"\nDid you mean: {', '.join(f'<code>{escape(c)}</code>' for c in close)}?" if close else ""
-        raise ChartError(f"❌ I don't know the metric {escape(name)}.{hint}\nExample: {EXAMPLE}.")
-    if info.unit == "time":
-        raise ChartError(
-            f"❌ {escape(info.name)} is a point in time, not a series to chart. "
-            "Try <code>/chart difficulty.blocks_left 7d</code>."
-        )
-    if info.name == "curtail.margin":
-        raise ChartError(
-            "❌ curtail.margin is not stored as a series. Chart the hub price, e.g. "
-            "<code>/chart power.hb_west 7d</code>, or your <code>/chart breakeven 30d</code>."
-        )
-    return info.name
-
-
-# ---------------------------------------------------------------------------------------------
-# drawing (pure)
+@dataclass(frozen=True)
+class ChartData:
+    metric: str
+    points: list[tuple[datetime, float]]
+    thresholds: list[Threshold]
+    tz: ZoneInfo
 
 
 def thin_points(
@@ -226,148 +138,6 @@ def render_chart(
     return buf.getvalue()
 
 
-# ---------------------------------------------------------------------------------------------
-# gathering (sync, on the database thread)
-
-
-@dataclass(frozen=True)
-class ChartData:
-    metric: str
-    points: list[tuple[datetime, float]]
-    thresholds: list[Threshold]
-    tz: ZoneInfo
-
-
-def chat_zone(db: Any, chat_id: int) -> ZoneInfo:
-    row = chats.get_chat(db, chat_id)
-    try:
-        return ZoneInfo((row or {}).get("tz") or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def chat_thresholds(db: Any, chat_id: int, metric: str) -> list[Threshold]:
-    out: list[Threshold] = []
-    for row in rule_store.list_rules(db, chat_id):
-        if row["metric"] != metric or row["kind"] != "threshold":
-            continue
-        try:
-            rule = parse_rule(row["text"])
-        except RuleError:
-            continue
-        if isinstance(rule, ThresholdRule):
-            out.append(Threshold(rule.value, row["text"], rule.op.upward))
-    return out
-
-
-def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
-    """History, thresholds and time zone for one chart. Fleet metrics come from hashprice and the
-    chat's fleet (ChartError when the chat has none)."""
-    if metric in FLEET_METRICS:
-        fleet_cfg = chats.get_settings(db, chat_id).get("fleet")
-        if not fleet_cfg:
-            raise ChartError(
-                f"❌ {metric} depends on your fleet: set it first, e.g. <code>/fleet 18 0.045</code>."
-            )
-        fleet = Fleet(**fleet_cfg)
-        points = [
-            (at, fleet_metrics(v, fleet)[metric]) for at, v in observations.history(db, "hashprice", since)
-        ]
-    else:
-        points = observations.history(db, metric, since)
-    return ChartData(metric, points, chat_thresholds(db, chat_id, metric), chat_zone(db, chat_id))
-
-
-def caption(data: ChartData, days: int, window_text: str) -> str:
-    """HTML caption within Telegram's 1,024 characters: now / low / high and the thresholds."""
-    info = lookup(data.metric)
-    name = info.label if info else data.metric
-    values = [v for _, v in data.points]
-
-    def fmt(v: float) -> str:
-        return escape(format_value(data.metric, v, data.tz))
-
-    zone_name = data.tz.key
-    lines = [
-        f"<b>{escape(name)}</b> · last {escape(window_text)} ({escape(zone_name)})",
-        f"now <b>{fmt(values[-1])}</b> · low {fmt(min(values))} · high {fmt(max(values))}",
-    ]
-    first = data.points[0][0]
-    if data.points[-1][0] - first < timedelta(days=days) * 0.9:
-        lines.append(f"history starts {first.astimezone(data.tz):%Y-%m-%d %H:%M}")
-    if data.thresholds:
-        lines.append("Your alerts:")
-        for i, t in enumerate(data.thresholds):
-            line = f"<code>{escape(t.label)}</code>"
-            if len("\n".join([*lines, line])) + 40 > CAPTION_MAX:  # room for the "more" line
-                lines.append(f"… and {len(data.thresholds) - i} more (/alerts)")
-                break
-            lines.append(line)
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# the command
-
-
-def _split_args(text: str) -> tuple[str, str | None]:
-    args = text.split()
-    if not args:
-        raise ChartError(USAGE)
-    if len(args) > 2:
-        raise ChartError(f"❌ Give a metric and at most a window. Example: {EXAMPLE}.")
-    metric, window = args[0], (args[1] if len(args) == 2 else None)
-    if window is not None and lookup(METRIC_ALIASES.get(window.lower(), window)) and not lookup(metric):
-        metric, window = window, metric  # "/chart 7d hashprice"
-    return metric, window
-
-
 async def chart_png(data: ChartData, title: str) -> bytes:
     """Render off the event loop."""
     return await asyncio.to_thread(render_chart, data.metric, data.points, data.thresholds, data.tz, title)
-
-
-async def cmd_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
-    try:
-        metric_text, window_text = _split_args(command_argument(update))
-        metric = resolve_metric(metric_text)
-        days = parse_window(window_text) if window_text else DEFAULT_WINDOW_DAYS
-        now = svc.clock()
-        data = await svc.db(gather, chat.id, metric, now - timedelta(days=days))
-    except ChartError as err:
-        await reply(update, str(err))
-        return
-    shown_window = window_text.lower() if window_text else f"{DEFAULT_WINDOW_DAYS}d"
-    if not data.points:
-        await reply(
-            update,
-            f"No {escape(metric)} history in the last {escape(shown_window)} yet: the watchers store a "
-            "point each time they poll. /status shows what has arrived; try again later.",
-        )
-        return
-    info = lookup(metric)
-    title = f"{info.label if info else metric} ({metric}), last {shown_window}"
-    png = await chart_png(data, title)
-    logger.info(
-        "chart chat=%s metric=%s days=%s points=%d bytes=%d",
-        chat.id,
-        metric,
-        days,
-        len(data.points),
-        len(png),
-    )
-    await message.reply_photo(
-        photo=png,
-        caption=caption(data, days, shown_window),
-        parse_mode=ParseMode.HTML,
-        filename=f"{metric}-{shown_window}.png",
-        do_quote=False,
-    )
-
-
-def register(app: Application) -> None:
-    app.add_handler(CommandHandler("chart", cmd_chart))

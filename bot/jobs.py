@@ -1,0 +1,101 @@
+"""The scheduler: every JobQueue job of a running bot, in one table (APScheduler underneath).
+
+One job per watcher (``watch:<id>``) runs the engine's poll; the housekeeping jobs drain the
+outbox, say "no data" for stale sources, send digests and quiet-hours summaries, thin old rows
+and refresh pinned statuses. Each callback only fetches the services and calls one stage."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram.ext import Application, ContextTypes
+
+from bot.delivery.digest import digest_job
+from bot.delivery.pinned_status import pinned_status_job
+from bot.delivery.quiet_summary import quiet_summary_job
+from bot.engine.backfill import backfill_history
+from bot.ops import health
+from bot.ops import http as ops_http
+from bot.services import ScheduledWatcher, Services, services
+from storage import observations, outbox
+
+logger = logging.getLogger(__name__)
+
+
+async def backfill_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await backfill_history(services(context))
+
+
+async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    job = context.job
+    assert job is not None and svc.session is not None
+    scheduled: ScheduledWatcher = job.data  # type: ignore[assignment]
+    outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
+    # Metrics, and the admins hear of a failing source once (and of its recovery once).
+    notices = await health.after_poll(svc, ops_http.app_metrics(context.bot_data), outcome)
+    if (outcome.queued or notices) and svc.notifier is not None:
+        await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
+
+
+async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    if svc.notifier is not None:
+        await svc.notifier.drain()
+
+
+async def stale_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await services(context).pipeline.check_stale()
+
+
+async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Storage grows linearly with time; rows older than [storage] keep_observations go."""
+    svc = services(context)
+    cutoff = svc.clock() - timedelta(seconds=svc.settings.storage.keep_observations)
+    removed = await svc.db(observations.thin, cutoff)
+    if removed:
+        logger.info("thinned %d observations older than %s", removed, cutoff.isoformat())
+    delivered_cutoff = svc.clock() - timedelta(days=outbox.KEEP_DELIVERED_DAYS)
+    pruned = await svc.db(outbox.prune, delivered_cutoff)
+    if pruned:
+        logger.info("pruned %d delivered outbox rows older than %s", pruned, delivered_cutoff.isoformat())
+
+
+def schedule_jobs(app: Application, svc: Services) -> None:
+    jq = app.job_queue
+    assert jq is not None, "install python-telegram-bot[job-queue]"
+    for sw in svc.watchers:
+        jq.run_repeating(
+            watch_job,
+            interval=sw.every_s,
+            first=1,
+            name=f"watch:{sw.watcher.id}",
+            data=sw,
+            job_kwargs={
+                # APScheduler's default grace of 1 s silently skips runs after a stall.
+                "misfire_grace_time": max(1, sw.every_s),
+                "coalesce": True,
+                "max_instances": 1,  # a slow source never overlaps itself
+                "jitter": min(5, sw.every_s // 10),  # stagger sources (thundering herd)
+            },
+        )
+    jq.run_once(backfill_job, when=2, name="history:backfill", job_kwargs={"misfire_grace_time": 600})
+    # (callback, name, interval s, first run after s, misfire grace s): the bot's own housekeeping.
+    # coalesce + max_instances=1: a run that overran is never doubled up.
+    housekeeping = [
+        (drain_job, "outbox:drain", svc.settings.delivery.drain_every, 0, 5),
+        (stale_job, "alerts:stale", 60, 60, 60),
+        (digest_job, "digest", 60, 15, 60),
+        (quiet_summary_job, "quiet:summary", 60, 20, 60),
+        (thin_job, "observations:thin", 6 * 3600, 300, 3600),
+        (pinned_status_job, "status:pinned", 300, 30, 300),
+    ]
+    for callback, name, interval, first, grace in housekeeping:
+        jq.run_repeating(
+            callback,
+            interval=interval,
+            first=first,
+            name=name,
+            job_kwargs={"misfire_grace_time": grace, "coalesce": True, "max_instances": 1},
+        )

@@ -1,0 +1,61 @@
+"""What a chart shows, read on the database thread: a metric's history (fleet metrics derived
+from hashprice and the chat's /fleet), the chat's thresholds on it and its time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.render.charts import ChartData, Threshold
+from rules.fleet import Fleet, fleet_metrics
+from rules.grammar import RuleError, parse_rule
+from rules.model import ThresholdRule
+from storage import chats, observations
+from storage import rules as rule_store
+
+FLEET_METRICS = ("breakeven", "margin", "profit")
+
+
+class ChartError(ValueError):
+    """A /chart request that cannot be served; ``str(err)`` is the HTML reply."""
+
+
+def chat_zone(db: Any, chat_id: int) -> ZoneInfo:
+    row = chats.get_chat(db, chat_id)
+    try:
+        return ZoneInfo((row or {}).get("tz") or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def chat_thresholds(db: Any, chat_id: int, metric: str) -> list[Threshold]:
+    out: list[Threshold] = []
+    for row in rule_store.list_rules(db, chat_id):
+        if row["metric"] != metric or row["kind"] != "threshold":
+            continue
+        try:
+            rule = parse_rule(row["text"])
+        except RuleError:
+            continue
+        if isinstance(rule, ThresholdRule):
+            out.append(Threshold(rule.value, row["text"], rule.op.upward))
+    return out
+
+
+def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
+    """History, thresholds and time zone for one chart. Fleet metrics come from hashprice and the
+    chat's fleet (ChartError when the chat has none)."""
+    if metric in FLEET_METRICS:
+        fleet_cfg = chats.get_settings(db, chat_id).get("fleet")
+        if not fleet_cfg:
+            raise ChartError(
+                f"❌ {metric} depends on your fleet: set it first, e.g. <code>/fleet 18 0.045</code>."
+            )
+        fleet = Fleet(**fleet_cfg)
+        points = [
+            (at, fleet_metrics(v, fleet)[metric]) for at, v in observations.history(db, "hashprice", since)
+        ]
+    else:
+        points = observations.history(db, metric, since)
+    return ChartData(metric, points, chat_thresholds(db, chat_id, metric), chat_zone(db, chat_id))
