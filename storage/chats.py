@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from rules.chat_settings import ChatSettings
 from storage.clock import iso
 
 
@@ -42,24 +42,35 @@ def set_active(db: Database, chat_id: int, active: bool, now: datetime) -> None:
     db.execute("UPDATE chats SET active = ?, updated_at = ? WHERE id = ?", [int(active), iso(now), chat_id])
 
 
-def get_settings(db: Database, chat_id: int) -> dict[str, Any]:
+def get_settings(db: Database, chat_id: int) -> ChatSettings:
     chat = get_chat(db, chat_id)
-    return json.loads(chat["settings"] or "{}") if chat else {}
+    return ChatSettings.from_json(chat["settings"], chat["tz"]) if chat else ChatSettings()
 
 
-def update_settings(db: Database, chat_id: int, now: datetime, **changes: Any) -> dict[str, Any]:
-    """Merge ``changes`` into the chat's settings; a value of None removes the key."""
-    settings = get_settings(db, chat_id)
-    for key, value in changes.items():
-        if value is None:
-            settings.pop(key, None)
-        else:
-            settings[key] = value
-    db.execute(
-        "UPDATE chats SET settings = ?, updated_at = ? WHERE id = ?",
-        [json.dumps(settings, sort_keys=True), iso(now), chat_id],
-    )
+def update_settings(db: Database, chat_id: int, now: datetime, **changes: Any) -> ChatSettings:
+    """Apply ``changes`` (ChatSettings field names; None clears) to the chat's settings."""
+    with db.atomic():
+        settings = get_settings(db, chat_id).changed(**changes)
+        db.execute(
+            "UPDATE chats SET settings = ?, tz = ?, updated_at = ? WHERE id = ?",
+            [settings.to_json(), settings.tz, iso(now), chat_id],
+        )
     return settings
+
+
+def set_tz(db: Database, chat_id: int, tz: str) -> None:
+    db.execute("UPDATE chats SET tz = ? WHERE id = ?", [tz, chat_id])
+
+
+def pinned_status_chats(db: Database) -> list[tuple[int, ChatSettings]]:
+    """Active chats that keep a pinned status message, with their settings."""
+    rows = db.query("SELECT id, tz, settings FROM chats WHERE active = 1 AND settings LIKE '%pinned_status%'")
+    out = []
+    for r in rows:
+        settings = ChatSettings.from_json(r["settings"], r["tz"])
+        if settings.pinned_status:
+            out.append((r["id"], settings))
+    return out
 
 
 def migrate_chat(db: Database, old_id: int, new_id: int, now: datetime) -> None:

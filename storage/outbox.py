@@ -5,12 +5,14 @@ queued twice; a restart resumes with whatever is still pending (conventions §6)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from storage.clock import iso
+from rules.chat_settings import ChatSettings
+from storage.clock import iso, parse_iso
 
 PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
 PRIORITY_PRIVATE, PRIORITY_GROUP, PRIORITY_CHANNEL = 0, 5, 10
@@ -130,3 +132,60 @@ def prune(db: Database, before: datetime) -> int:
         [iso(before)],
     )
     return cur.rowcount
+
+
+def chats_with_held(db: Database) -> list[tuple[int, str | None, ChatSettings]]:
+    """Active chats with alerts held for their quiet-hours summary: (id, type, settings)."""
+    rows = db.query(
+        "SELECT DISTINCT chats.id, chats.type, chats.tz, chats.settings FROM outbox "
+        "JOIN chats ON chats.id = outbox.chat_id WHERE outbox.status = 'held' AND chats.active = 1 "
+        "ORDER BY chats.id"
+    )
+    return [(r["id"], r["type"], ChatSettings.from_json(r["settings"], r["tz"])) for r in rows]
+
+
+def last_created(db: Database, chat_id: int, reason: str) -> datetime | None:
+    """When the chat's newest row with this reason was queued (a digest's last day, say)."""
+    rows = list(
+        db.query(
+            "SELECT MAX(created_at) AS at FROM outbox WHERE chat_id = ? AND reason = ?", [chat_id, reason]
+        )
+    )
+    return parse_iso(rows[0]["at"]) if rows else None
+
+
+def exists(db: Database, key: str) -> bool:
+    return bool(db["outbox"].count_where("key = ?", [key]))
+
+
+def count_by_reason(db: Database, chat_id: int, since: datetime, reasons: Sequence[str]) -> dict[str, int]:
+    """Rows queued for the chat since ``since`` by reason, failed ones left out (held and
+    summarised ones counted)."""
+    placeholders = ", ".join("?" for _ in reasons)
+    rows = db.query(
+        "SELECT reason, COUNT(*) AS n FROM outbox WHERE chat_id = ? AND created_at >= ? "
+        f"AND status != 'failed' AND reason IN ({placeholders}) GROUP BY reason",
+        [chat_id, iso(since), *reasons],
+    )
+    return {r["reason"]: r["n"] for r in rows}
+
+
+def sent_keys(db: Database, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` have been delivered."""
+    if not keys:
+        return set()
+    placeholders = ", ".join("?" for _ in keys)
+    rows = db.query(f"SELECT key FROM outbox WHERE status = 'sent' AND key IN ({placeholders})", list(keys))
+    return {r["key"] for r in rows}
+
+
+def latest_with_reason(db: Database, reason: str) -> list[dict[str, Any]]:
+    """The rows (key, chat_id, created_at) queued most recently under ``reason``: one per
+    recipient of the newest episode."""
+    return list(
+        db.query(
+            "SELECT key, chat_id, created_at FROM outbox WHERE reason = ? AND created_at = "
+            "(SELECT MAX(created_at) FROM outbox WHERE reason = ?)",
+            [reason, reason],
+        )
+    )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from storage.clock import iso
+from rules.chat_settings import ChatSettings
+from rules.model import AlertState
+from storage.clock import iso, parse_iso
 
 
 class TooManyRules(Exception):
@@ -49,18 +53,57 @@ def delete_rule_at(db: Database, chat_id: int, position: int) -> dict[str, Any] 
     return rule
 
 
-def rules_for_metric(db: Database, metric: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """A stored rule joined with what evaluating it needs: its chat's type and settings (zone
+    included) and its alert state."""
+
+    id: int
+    chat_id: int
+    text: str  # canonical rule text
+    metric: str  # metric name, or "event:<name>"
+    kind: str  # "threshold", "change" or "event"
+    created_at: datetime | None
+    chat_type: str | None
+    settings: ChatSettings
+    state: AlertState
+
+    @property
+    def tz(self) -> str:
+        return self.settings.tz
+
+
+def rules_for_metric(db: Database, metric: str) -> list[RuleRow]:
     """Rules on one metric (or event, as ``event:<name>``) in active chats, each with its chat's
-    settings and its alert state (JSON or None): one indexed query per metric, not one per rule."""
-    return list(
-        db.query(
+    settings and its alert state: one indexed query per metric, not one per rule."""
+    return [
+        RuleRow(
+            id=r["id"],
+            chat_id=r["chat_id"],
+            text=r["text"],
+            metric=r["metric"],
+            kind=r["kind"],
+            created_at=parse_iso(r.get("created_at")),
+            chat_type=r.get("chat_type"),
+            settings=ChatSettings.from_json(r.get("chat_settings"), r.get("chat_tz")),
+            state=AlertState.from_dict(json.loads(r["alert_state"]) if r.get("alert_state") else None),
+        )
+        for r in db.query(
             "SELECT rules.*, chats.type AS chat_type, chats.settings AS chat_settings, chats.tz AS chat_tz, "
             "alerts.state AS alert_state "
             "FROM rules JOIN chats ON chats.id = rules.chat_id LEFT JOIN alerts ON alerts.rule_id = rules.id "
             "WHERE rules.metric = ? AND chats.active = 1 ORDER BY rules.id",
             [metric],
         )
-    )
+    ]
+
+
+def judged_metrics(db: Database) -> list[str]:
+    """The metrics that threshold and change rules watch (what can go stale)."""
+    return [
+        r["metric"]
+        for r in db.query("SELECT DISTINCT metric FROM rules WHERE kind IN ('threshold', 'change')")
+    ]
 
 
 def count_rules(db: Database) -> int:

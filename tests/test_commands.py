@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 from telegram.ext import CommandHandler
 
 from bot.handlers.commands import HELP
+from rules.quiet import QuietHours
 from storage import chats
 from storage import rules as rule_store
 from tests.fake_telegram import FakeTelegram
@@ -137,8 +140,8 @@ async def test_settings_commands(bot):
     assert "America/Chicago" in await say(tg, "/tz america/chicago")
     assert "don't know the time zone" in await say(tg, "/tz Mars/Olympus")
     settings = await svc.db(chats.get_settings, CHAT)
-    assert settings["quiet"] == {"start": "23:00", "end": "07:00", "tz": "Europe/Berlin"}
-    assert "snooze_until" in settings and "muted" not in settings
+    assert settings.quiet == QuietHours(time(23, 0), time(7, 0), "Europe/Berlin")
+    assert settings.snooze_until is not None and not settings.muted
     assert (await svc.db(chats.get_chat, CHAT))["tz"] == "America/Chicago"
 
 

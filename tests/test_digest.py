@@ -4,7 +4,7 @@ outbox once per local day across restarts, the /status text plus the last 24 h's
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from bot.app import build_application, create_services
@@ -13,6 +13,7 @@ from bot.delivery.quiet_summary import quiet_summary_job
 from bot.jobs import schedule_jobs
 from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
+from rules.quiet import QuietHours
 from storage import chats, observations, outbox
 from storage import rules as rule_store
 from storage.db import open_db
@@ -83,7 +84,7 @@ def test_muted_waits_quiet_hours_do_not_hold_inactive_gets_none():
     chats.update_settings(db, CHAT, DAY1_0800, muted=True)
     assert queue_digests(db, DAY1_0800) == []
     chats.update_settings(
-        db, CHAT, DAY1_0800, muted=None, quiet={"start": "06:00", "end": "10:00", "tz": CHICAGO}
+        db, CHAT, DAY1_0800, muted=False, quiet=QuietHours(time(6, 0), time(10, 0), CHICAGO)
     )
     assert len(queue_digests(db, DAY1_0800 + timedelta(minutes=30))) == 1  # unmuted later that day
     row = next(iter(db.query("SELECT status, reason FROM outbox")))

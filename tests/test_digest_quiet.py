@@ -17,6 +17,7 @@ from bot.delivery.quiet_summary import (
     shown_zone,
     summary_pages,
 )
+from rules.chat_settings import ChatSettings
 from rules.data import Observation
 from storage import chats, outbox
 from storage.db import open_db
@@ -69,19 +70,24 @@ def test_summary_pages_stay_under_the_limit_and_count_the_rest():
     assert pages[-1].endswith(f"… and {300 - listed} more")
 
 
+BERLIN_NIGHTS = '{"quiet": {"start": "23:00", "end": "07:00", "tz": "Europe/Berlin"}}'
+
+
 def test_quiet_over():
-    quiet = {"quiet": {"start": "23:00", "end": "07:00", "tz": "Europe/Berlin"}}
+    quiet = ChatSettings.from_json(BERLIN_NIGHTS)
     assert not quiet_over(quiet, MIDNIGHT)
     assert not quiet_over(quiet, QUIET_ENDS - timedelta(seconds=1))
     assert quiet_over(quiet, QUIET_ENDS)
-    assert quiet_over({}, MIDNIGHT)  # quiet hours turned off: release
+    assert quiet_over(ChatSettings(), MIDNIGHT)  # quiet hours turned off: release
+    # quiet hours whose zone is unreadable are not held forever
+    on_mars = ChatSettings.from_json(BERLIN_NIGHTS.replace("Europe/Berlin", "Mars/Olympus"))
+    assert quiet_over(on_mars, MIDNIGHT)
 
 
 def test_times_shown_in_the_chats_zone_else_the_quiet_hours_zone():
-    quiet = {"quiet": {"start": "23:00", "end": "07:00", "tz": "Europe/Berlin"}}
-    assert shown_zone("UTC", quiet).key == "Europe/Berlin"
-    assert shown_zone("America/Chicago", quiet).key == "America/Chicago"
-    assert shown_zone(None, {}).key == "UTC"
+    assert shown_zone(ChatSettings.from_json(BERLIN_NIGHTS, "UTC")).key == "Europe/Berlin"
+    assert shown_zone(ChatSettings.from_json(BERLIN_NIGHTS, "America/Chicago")).key == "America/Chicago"
+    assert shown_zone(ChatSettings()).key == "UTC"
 
 
 def test_muted_chat_drops_held_and_snoozed_waits():
@@ -98,7 +104,7 @@ def test_muted_chat_drops_held_and_snoozed_waits():
             now=MIDNIGHT,
             status="held",
         )
-    chats.update_settings(db, CHAT, MIDNIGHT, snooze_until=(QUIET_ENDS + timedelta(hours=1)).isoformat())
+    chats.update_settings(db, CHAT, MIDNIGHT, snooze_until=QUIET_ENDS + timedelta(hours=1))
     assert queue_summaries(db, QUIET_ENDS) == 0  # snoozed: wait
     assert db["outbox"].count_where("status = 'held'") == 2
     chats.update_settings(db, CHAT, MIDNIGHT, muted=True)

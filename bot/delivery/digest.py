@@ -37,12 +37,12 @@ from bot.render.chart_data import chat_thresholds
 from bot.render.charts import ChartData, chart_png
 from bot.services import Services, services
 from rules.catalogue import format_value
+from rules.chat_settings import ChatSettings
 from rules.grammar import RuleError
 from rules.model import EventRule
 from rules.quiet import digest_due, zone
 from storage import chats, observations, outbox
 from storage import rules as rule_store
-from storage.clock import iso, parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +82,6 @@ def _zone_name(name: str | None) -> str:
         return "UTC"
 
 
-def _last_digest(db: Database, chat_id: int) -> datetime | None:
-    rows = list(
-        db.query(
-            "SELECT MAX(created_at) AS at FROM outbox WHERE chat_id = ? AND reason = ?", [chat_id, REASON]
-        )
-    )
-    return parse_iso(rows[0]["at"]) if rows else None
-
-
 def due_digests(db: Database, now: datetime) -> list[DueDigest]:
     """The digests due now, at most one per chat, none already queued for the chat's local day.
 
@@ -99,46 +90,40 @@ def due_digests(db: Database, now: datetime) -> list[DueDigest]:
     out: list[DueDigest] = []
     seen: set[int] = set()
     for row in rule_store.rules_for_metric(db, METRIC):
-        chat_id = row["chat_id"]
+        chat_id = row.chat_id
         if chat_id in seen:
             continue
         try:
-            rule = cached_rule(row["text"])
+            rule = cached_rule(row.text)
         except RuleError:
-            logger.warning("unreadable digest rule=%s text=%r", row["id"], row["text"])
+            logger.warning("unreadable digest rule=%s text=%r", row.id, row.text)
             continue
         if not isinstance(rule, EventRule) or rule.event != "digest" or rule.at is None:
             continue
-        tz = _zone_name(row.get("chat_tz"))
+        tz = _zone_name(row.tz)
         last = max(
-            (t for t in (_last_digest(db, chat_id), parse_iso(row.get("created_at"))) if t is not None),
+            (t for t in (outbox.last_created(db, chat_id, REASON), row.created_at) if t is not None),
             default=None,
         )
         if not digest_due(rule.at, tz, last, now):
             continue
         local_date = now.astimezone(ZoneInfo(tz)).date()
         key = digest_key(chat_id, local_date)
-        if db["outbox"].count_where("key = ?", [key]):
+        if outbox.exists(db, key):
             continue  # today's is queued already (another digest rule, or a changed time)
         seen.add(chat_id)
-        out.append(DueDigest(chat_id, row["id"], rule.at, tz, local_date, key, row.get("chat_type")))
+        out.append(DueDigest(chat_id, row.id, rule.at, tz, local_date, key, row.chat_type))
     return out
 
 
 def alert_counts(db: Database, chat_id: int, since: datetime) -> dict[str, int]:
     """Alerts queued for the chat since ``since`` by reason (held and summarised ones included)."""
-    placeholders = ", ".join("?" for _ in ALERT_REASONS)
-    rows = db.query(
-        "SELECT reason, COUNT(*) AS n FROM outbox WHERE chat_id = ? AND created_at >= ? "
-        f"AND status != 'failed' AND reason IN ({placeholders}) GROUP BY reason",
-        [chat_id, iso(since), *ALERT_REASONS],
-    )
-    return {r["reason"]: r["n"] for r in rows}
+    return outbox.count_by_reason(db, chat_id, since, ALERT_REASONS)
 
 
 def digest_text(
     snapshot: Mapping[str, dict[str, Any]],
-    settings: Mapping[str, Any],
+    settings: ChatSettings,
     counts: Mapping[str, int],
     now: datetime,
     tz: ZoneInfo,
@@ -147,7 +132,7 @@ def digest_text(
     local = now.astimezone(tz)
     lines = [f"☀️ <b>Daily digest</b> · {local:%a %d %b %Y}, {local:%H:%M} {escape(tz.key)}"]
     if snapshot:
-        lines.append(status_text(dict(snapshot), dict(settings), now, tz))
+        lines.append(status_text(dict(snapshot), settings, now, tz))
     else:
         lines.append("No data yet: the watchers have not reported.")
     total = sum(counts.values())
@@ -189,14 +174,6 @@ def queue_digests(db: Database, now: datetime) -> list[DueDigest]:
     return queued
 
 
-def sent_keys(db: Database, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    placeholders = ", ".join("?" for _ in keys)
-    rows = db.query(f"SELECT key FROM outbox WHERE status = 'sent' AND key IN ({placeholders})", keys)
-    return {r["key"] for r in rows}
-
-
 def _chart_data(db: Database, chat_id: int, tz: str, since: datetime) -> ChartData:
     points = observations.history(db, "hashprice", since)
     return ChartData("hashprice", points, chat_thresholds(db, chat_id, "hashprice"), ZoneInfo(tz))
@@ -205,7 +182,7 @@ def _chart_data(db: Database, chat_id: int, tz: str, since: datetime) -> ChartDa
 async def send_charts(svc: Services, bot: Bot, digests: list[DueDigest]) -> int:
     """The 7-day hashprice chart for each digest already delivered; one render per distinct
     (time zone, thresholds). Returns how many photos Telegram accepted."""
-    delivered = await svc.db(sent_keys, [d.key for d in digests])
+    delivered = await svc.db(outbox.sent_keys, [d.key for d in digests])
     since = svc.clock() - timedelta(days=CHART_DAYS)
     rendered: dict[tuple[str, tuple[Any, ...]], bytes] = {}
     photos = 0

@@ -6,12 +6,9 @@ that was deleted by the channel's admins is posted and pinned anew."""
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
@@ -24,16 +21,6 @@ logger = logging.getLogger(__name__)
 PACED = {"bulk": True, "priority": outbox.PRIORITY_CHANNEL}  # edits count toward a channel's 20/min
 
 
-def pinned_chats(db: Database) -> list[dict[str, Any]]:
-    rows = db.query("SELECT id, tz, settings FROM chats WHERE active = 1 AND settings LIKE '%pinned_status%'")
-    out = []
-    for r in rows:
-        settings = json.loads(r["settings"] or "{}")
-        if settings.get("pinned_status"):
-            out.append({"id": r["id"], "tz": r["tz"] or "UTC", "settings": settings})
-    return out
-
-
 async def refresh_pinned_status(context: ContextTypes.DEFAULT_TYPE) -> int:
     """Post or edit each opted-in chat's pinned status; return how many messages changed."""
     svc = services(context)
@@ -42,17 +29,17 @@ async def refresh_pinned_status(context: ContextTypes.DEFAULT_TYPE) -> int:
     snapshot = await svc.db(observations.latest_all)
     if not snapshot:
         return 0
-    for chat in await svc.db(pinned_chats):
-        text = status_text(snapshot, chat["settings"], svc.clock(), ZoneInfo(chat["tz"]))
-        if text == chat["settings"].get("pinned_text"):
+    for chat_id, settings in await svc.db(chats.pinned_status_chats):
+        text = status_text(snapshot, settings, svc.clock(), ZoneInfo(settings.tz))
+        if text == settings.pinned_text:
             continue  # unchanged: editing would only earn "message is not modified"
-        message_id = chat["settings"].get("pinned_message_id")
+        message_id = settings.pinned_message_id
         try:
             if message_id is not None:
                 try:
                     await bot.edit_message_text(
                         text,
-                        chat_id=chat["id"],
+                        chat_id=chat_id,
                         message_id=message_id,
                         parse_mode=ParseMode.HTML,
                         rate_limit_args=PACED,
@@ -63,19 +50,19 @@ async def refresh_pinned_status(context: ContextTypes.DEFAULT_TYPE) -> int:
                     message_id = None  # deleted by the channel's admins: post it again
             if message_id is None:
                 message = await bot.send_message(
-                    chat["id"],
+                    chat_id,
                     text,
                     parse_mode=ParseMode.HTML,
                     disable_notification=True,
                     rate_limit_args=PACED,
                 )
                 message_id = message.message_id
-                await bot.pin_chat_message(chat["id"], message_id, disable_notification=True)
+                await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
         except TelegramError as err:
-            logger.warning("pinned status chat=%s not updated: %s", chat["id"], err)
+            logger.warning("pinned status chat=%s not updated: %s", chat_id, err)
             continue
         await svc.db(
-            chats.update_settings, chat["id"], svc.clock(), pinned_message_id=message_id, pinned_text=text
+            chats.update_settings, chat_id, svc.clock(), pinned_message_id=message_id, pinned_text=text
         )
         changed += 1
     return changed

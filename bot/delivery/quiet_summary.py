@@ -15,7 +15,6 @@ its summary when the snooze ends.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -28,8 +27,9 @@ from sqlite_utils import Database
 from telegram.ext import ContextTypes
 
 from bot.services import Services, services
+from rules.chat_settings import ChatSettings
 from rules.grammar import RuleError
-from rules.quiet import QuietHours, in_quiet_hours, zone
+from rules.quiet import in_quiet_hours, zone
 from storage import outbox
 from storage.clock import parse_iso
 
@@ -42,26 +42,19 @@ MAX_PAGES = 3  # a very long night is cut short rather than flooding a group (20
 _TAG = re.compile(r"<[^>]+>")
 
 
-def quiet_over(settings: Mapping[str, Any], now: datetime) -> bool:
+def quiet_over(settings: ChatSettings, now: datetime) -> bool:
     """True when the chat is not in quiet hours now (or has none any more)."""
-    quiet = settings.get("quiet")
-    if not quiet:
+    if settings.quiet is None:
         return True
     try:
-        q = QuietHours(
-            start=datetime.strptime(quiet["start"], "%H:%M").time(),
-            end=datetime.strptime(quiet["end"], "%H:%M").time(),
-            tz=quiet.get("tz", "UTC"),
-        )
-        return not in_quiet_hours(q, now)
-    except (KeyError, TypeError, ValueError, RuleError):
-        logger.warning("unreadable quiet hours %r: releasing held alerts", quiet)
+        return not in_quiet_hours(settings.quiet, now)
+    except RuleError:  # a zone that no longer exists: release rather than hold forever
+        logger.warning("unreadable quiet hours %r: releasing held alerts", settings.quiet)
         return True
 
 
-def snoozed(settings: Mapping[str, Any], now: datetime) -> bool:
-    until = parse_iso(settings.get("snooze_until"))
-    return until is not None and now < until
+def snoozed(settings: ChatSettings, now: datetime) -> bool:
+    return settings.snooze_until is not None and now < settings.snooze_until
 
 
 def first_line(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
@@ -106,16 +99,6 @@ def summary_pages(
     return out
 
 
-def _chats_with_held(db: Database) -> list[dict[str, Any]]:
-    return list(
-        db.query(
-            "SELECT DISTINCT chats.id, chats.type, chats.tz, chats.settings FROM outbox "
-            "JOIN chats ON chats.id = outbox.chat_id WHERE outbox.status = 'held' AND chats.active = 1 "
-            "ORDER BY chats.id"
-        )
-    )
-
-
 def _zone(name: str | None) -> ZoneInfo:
     try:
         return zone(name or "UTC")
@@ -123,9 +106,9 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def shown_zone(chat_tz: str | None, settings: Mapping[str, Any]) -> ZoneInfo:
+def shown_zone(settings: ChatSettings) -> ZoneInfo:
     """Times in the summary: the chat's /tz when set, else its quiet hours' zone, else UTC."""
-    quiet_tz = (settings.get("quiet") or {}).get("tz")
+    chat_tz, quiet_tz = settings.tz, settings.quiet.tz if settings.quiet else None
     if (not chat_tz or chat_tz == "UTC") and quiet_tz:
         return _zone(quiet_tz)
     return _zone(chat_tz)
@@ -134,32 +117,31 @@ def shown_zone(chat_tz: str | None, settings: Mapping[str, Any]) -> ZoneInfo:
 def queue_summaries(db: Database, now: datetime) -> int:
     """Summarise the held alerts of every chat whose quiet hours are over; return pages queued."""
     queued = 0
-    for chat in _chats_with_held(db):
-        settings = json.loads(chat["settings"] or "{}")
-        if not quiet_over(settings, now) or (snoozed(settings, now) and not settings.get("muted")):
+    for chat_id, chat_type, settings in outbox.chats_with_held(db):
+        if not quiet_over(settings, now) or (snoozed(settings, now) and not settings.muted):
             continue
         with db.atomic():
-            rows = outbox.release_held(db, chat["id"], now)
+            rows = outbox.release_held(db, chat_id, now)
             if not rows:
                 continue
-            if settings.get("muted"):
-                logger.info("quiet summary chat=%s dropped %d held alerts: muted", chat["id"], len(rows))
+            if settings.muted:
+                logger.info("quiet summary chat=%s dropped %d held alerts: muted", chat_id, len(rows))
                 continue
-            pages = summary_pages(rows, shown_zone(chat["tz"], settings))
+            pages = summary_pages(rows, shown_zone(settings))
             for i, text in enumerate(pages):
                 # created a microsecond apart, in page order, and all already due
                 at = now - timedelta(microseconds=len(pages) - i)
                 queued += outbox.enqueue(
                     db,
-                    key=outbox.outbox_key(chat["id"], REASON, rows[0]["key"], i),
-                    chat_id=chat["id"],
+                    key=outbox.outbox_key(chat_id, REASON, rows[0]["key"], i),
+                    chat_id=chat_id,
                     rule_id=None,
                     reason=REASON,
                     text=text,
                     now=at,
-                    priority=outbox.priority_for(chat["type"]),
+                    priority=outbox.priority_for(chat_type),
                 )
-            logger.info("quiet summary chat=%s alerts=%d pages=%d", chat["id"], len(rows), len(pages))
+            logger.info("quiet summary chat=%s alerts=%d pages=%d", chat_id, len(rows), len(pages))
     return queued
 
 

@@ -3,14 +3,13 @@ chat from hashprice, its /fleet and its power hub, then judged like any metric."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 
 from sqlite_utils import Database
 
 from bot.engine.rule_eval import IngestOptions, evaluate_rule_row
-from rules.fleet import Fleet, curtail_margin_usd_per_mwh, fleet_metrics
+from rules.fleet import curtail_margin_usd_per_mwh, fleet_metrics
 from storage import observations
 from storage import rules as rule_store
 
@@ -26,10 +25,9 @@ def evaluate_chat_metrics(
     queued = 0
     for metric in CHAT_METRICS:
         for row in rule_store.rules_for_metric(db, metric):
-            fleet_cfg = json.loads(row.get("chat_settings") or "{}").get("fleet")
-            if not fleet_cfg:
+            if row.settings.fleet is None:
                 continue
-            values = fleet_metrics(snapshot["hashprice"], Fleet(**fleet_cfg))
+            values = fleet_metrics(snapshot["hashprice"], row.settings.fleet)
             chat_snapshot = {**snapshot, **values}
             queued += evaluate_rule_row(db, row, values[metric], source, chat_snapshot, now, opts)
     return queued
@@ -43,16 +41,15 @@ def evaluate_curtail(
     again") when it is back below. Evaluated whenever power or hashprice moves."""
     queued = 0
     for row in rule_store.rules_for_metric(db, "curtail.margin"):
-        settings = json.loads(row.get("chat_settings") or "{}")
-        fleet_cfg, hub = settings.get("fleet"), settings.get("hub")
-        if not fleet_cfg or not hub:
+        fleet, hub = row.settings.fleet, row.settings.hub
+        if fleet is None or not hub:
             continue
         power_metric = f"power.{hub.lower()}"
         power = _current(db, snapshot, power_metric)
         hashprice = _current(db, snapshot, "hashprice")
         if power is None or hashprice is None:
             continue
-        breakeven = fleet_metrics(hashprice, Fleet(**fleet_cfg))["breakeven"]
+        breakeven = fleet_metrics(hashprice, fleet)["breakeven"]
         values = {
             "curtail.margin": curtail_margin_usd_per_mwh(power, breakeven),
             "breakeven": breakeven,

@@ -31,11 +31,11 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
     queued = 0
     data = dict(event.data)
     for row in rule_store.rules_for_metric(db, f"event:{word}"):
-        rule = cached_rule(row["text"])
+        rule = cached_rule(row.text)
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
             continue
         text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
-        key = outbox.outbox_key(row["chat_id"], "event", event.key)
+        key = outbox.outbox_key(row.chat_id, "event", event.key)
         queued += queue_alert(db, row, key, "event", text, rule.severe, now)
     return queued
 
@@ -79,11 +79,7 @@ def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
     """Rules whose metric has had no fresh value for ``stale_after`` say so once (no false resolve)."""
     queued = 0
     with db.atomic():
-        metrics = [
-            r["metric"]
-            for r in db.query("SELECT DISTINCT metric FROM rules WHERE kind IN ('threshold', 'change')")
-        ]
-        for metric in metrics:
+        for metric in rule_store.judged_metrics(db):
             last = observations.latest(db, metric)
             if last is None:
                 continue  # never observed: nothing went stale

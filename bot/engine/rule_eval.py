@@ -3,12 +3,10 @@ the alert state and queues the message the decision calls for."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
@@ -17,8 +15,9 @@ from bot.delivery.messages import alert_message, curtail_message
 from bot.engine.routing import queue_alert
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.grammar import parse_rule
-from rules.model import AlertState, ChangeRule, EventRule, Reason, Rule, ThresholdRule
+from rules.model import ChangeRule, EventRule, Reason, Rule, ThresholdRule
 from storage import alerts, observations, outbox
+from storage.rules import RuleRow
 
 
 @lru_cache(maxsize=65536)
@@ -34,16 +33,16 @@ class IngestOptions:
     stale_after_s: int = 1800
 
 
-def chat_tz(row: Mapping[str, Any]) -> ZoneInfo:
+def chat_tz(row: RuleRow) -> ZoneInfo:
     try:
-        return ZoneInfo(row.get("chat_tz") or "UTC")
+        return ZoneInfo(row.tz or "UTC")
     except (KeyError, ValueError):
         return ZoneInfo("UTC")
 
 
 def evaluate_rule_row(
     db: Database,
-    row: Mapping[str, Any],
+    row: RuleRow,
     value: float | None,
     source: str,
     snapshot: Mapping[str, float],
@@ -53,15 +52,14 @@ def evaluate_rule_row(
     stale_since: datetime | None = None,
 ) -> int:
     """Evaluate one stored rule against one value; persist its state; queue what it says."""
-    rule = cached_rule(row["text"])
+    rule = cached_rule(row.text)
     if isinstance(rule, EventRule):
         effective = effective_threshold_rule(rule)
         if effective is None:
             return 0
         rule = effective
     assert isinstance(rule, ThresholdRule | ChangeRule)
-    stored = row.get("alert_state")
-    state = AlertState.from_dict(json.loads(stored) if stored else None)
+    state = row.state
     reference = None
     if isinstance(rule, ChangeRule) and value is not None:
         reference = observations.value_at_or_before(db, rule.metric, now - timedelta(seconds=rule.window_s))
@@ -75,7 +73,7 @@ def evaluate_rule_row(
         nodata_after_s=opts.stale_after_s,
     )
     if decision.state != state:
-        alerts.put_state(db, row["id"], decision.state.to_dict(), now)
+        alerts.put_state(db, row.id, decision.state.to_dict(), now)
     if not decision.notify:
         return 0
     if decision.reason is Reason.RESOLVED and not opts.send_resolved:
@@ -85,7 +83,7 @@ def evaluate_rule_row(
         Reason.RESOLVED: decision.state.since,
         Reason.NO_DATA: stale_since,
     }.get(decision.reason, now)
-    key = outbox.outbox_key(row["id"], decision.reason, occurrence.isoformat() if occurrence else now)
+    key = outbox.outbox_key(row.id, decision.reason, occurrence.isoformat() if occurrence else now)
     stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
     if rule.metric == "curtail.margin" and value is not None and decision.reason is not Reason.NO_DATA:
         text = curtail_message(decision.reason, snapshot, links=opts.links, tz=chat_tz(row))
@@ -97,7 +95,7 @@ def evaluate_rule_row(
         snapshot=snapshot,
         source=source,
         links=opts.links,
-        rule_text=row["text"],
+        rule_text=row.text,
         tz=chat_tz(row),
         reference=reference,
         stale_minutes=stale_minutes,

@@ -53,7 +53,7 @@ async def sync_broadcasts(app: Application, svc: Services) -> None:
         await svc.db(chats.ensure_chat, chat_id, chat_type, title, now)
         kinds = {text: rule_metric(parse_rule(text)) for text in entry.rules}
         added, removed = await svc.db(rule_store.sync_config_rules, chat_id, entry.rules, kinds, now)
-        await svc.db(chats.update_settings, chat_id, now, pinned_status=True if entry.pinned_status else None)
+        await svc.db(chats.update_settings, chat_id, now, pinned_status=entry.pinned_status)
         logger.info(
             "broadcast chat=%s rules=%d added=%d removed=%d", chat_id, len(entry.rules), added, removed
         )

@@ -39,7 +39,6 @@ USAGE = (
 _MONTHS = re.compile(r"^(\d+)\s*(?:mo|mon|month|months)$", re.I)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # parsing
 
@@ -127,7 +126,6 @@ def caption(data: ChartData, days: int, window_text: str) -> str:
                 break
             lines.append(line)
     return "\n".join(lines)
-
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.handlers.commands import command_argument, reply
 from bot.handlers.permissions import admin_only
 from bot.services import services
 from rules.catalogue import format_value
+from rules.chat_settings import ChatSettings
 from rules.durations import DurationError, format_duration, parse_duration
 from rules.fleet import Fleet, fleet_metrics
 from rules.grammar import RuleError
@@ -25,7 +26,7 @@ from rules.hashprice import blocks_to_halving
 from rules.quiet import format_quiet, parse_quiet, zone
 from storage import chats, events, observations
 from storage import rules as rule_store
-from storage.clock import iso, parse_iso
+from storage.clock import parse_iso
 
 
 def _ago(at: str | None, now: datetime) -> str:
@@ -41,7 +42,7 @@ def _ago(at: str | None, now: datetime) -> str:
 
 
 def status_text(
-    snapshot: dict[str, dict[str, Any]], settings: dict[str, Any], now: datetime, tz: ZoneInfo
+    snapshot: dict[str, dict[str, Any]], settings: ChatSettings, now: datetime, tz: ZoneInfo
 ) -> str:
     """The current numbers in a few short lines."""
     if not snapshot:
@@ -76,16 +77,16 @@ def status_text(
         lines.append(" · ".join(market))
     if "height" in v:
         lines.append(f"Halving in {blocks_to_halving(int(v['height'])):,} blocks")
-    fleet = settings.get("fleet")
+    fleet = settings.fleet
     if fleet and "hashprice" in v:
-        econ = fleet_metrics(v["hashprice"], Fleet(**fleet))
+        econ = fleet_metrics(v["hashprice"], fleet)
         lines.append(
-            f"Your fleet ({fleet['efficiency_j_per_th']:g} J/TH, ${fleet['power_usd_per_kwh']:g}/kWh): "
+            f"Your fleet ({fleet.efficiency_j_per_th:g} J/TH, ${fleet.power_usd_per_kwh:g}/kWh): "
             f"breakeven <b>{escape(format_value('breakeven', econ['breakeven']))}</b> · "
             f"margin {escape(format_value('margin', econ['margin']))} · "
             f"profit {escape(format_value('profit', econ['profit']))}"
         )
-    hub = settings.get("hub")
+    hub = settings.hub
     power_metric = f"power.{hub.lower()}" if hub else None
     if power_metric and power_metric in v:
         lines.append(f"Power {escape(hub)} {fmt(power_metric)}")
@@ -122,14 +123,14 @@ async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = command_argument(update).split()
     now = svc.clock()
     if not args:
-        fleet = (await svc.db(chats.get_settings, chat.id)).get("fleet")
-        if not fleet:
+        current = (await svc.db(chats.get_settings, chat.id)).fleet
+        if current is None:
             await reply(update, f"No fleet set. Set one: {FLEET_EXAMPLE}")
         else:
             await reply(
                 update,
-                f"Fleet: {fleet['efficiency_j_per_th']:g} J/TH at ${fleet['power_usd_per_kwh']:g}/kWh"
-                f" + ${fleet.get('hosting_usd_per_kwh', 0):g}/kWh hosting",
+                f"Fleet: {current.efficiency_j_per_th:g} J/TH at ${current.power_usd_per_kwh:g}/kWh"
+                f" + ${current.hosting_usd_per_kwh:g}/kWh hosting",
             )
         return
     if args == ["off"]:
@@ -155,12 +156,7 @@ async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await reply(update, f"❌ {escape(problem)}. Example: {FLEET_EXAMPLE}")
         return
-    stored = {
-        "efficiency_j_per_th": fleet.efficiency_j_per_th,
-        "power_usd_per_kwh": fleet.power_usd_per_kwh,
-        "hosting_usd_per_kwh": fleet.hosting_usd_per_kwh,
-    }
-    await svc.db(chats.update_settings, chat.id, now, fleet=stored, **({"hub": hub} if hub else {}))
+    await svc.db(chats.update_settings, chat.id, now, fleet=fleet, **({"hub": hub} if hub else {}))
     text = f"✅ Fleet set: {efficiency:g} J/TH at ${power:g}/kWh" + (
         f" + ${hosting:g}/kWh hosting" if hosting else ""
     )
@@ -200,7 +196,7 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     until = now + timedelta(seconds=seconds)
     if len(args) == 1:
-        await svc.db(chats.update_settings, chat.id, now, snooze_until=iso(until))
+        await svc.db(chats.update_settings, chat.id, now, snooze_until=until)
         await reply(
             update, f"😴 All alerts snoozed for {format_duration(seconds)} (until {until:%H:%M} UTC)."
         )
@@ -212,8 +208,8 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         )
         return
     rule = rules[int(args[1]) - 1]
-    snoozed = dict((await svc.db(chats.get_settings, chat.id)).get("snooze_rules") or {})
-    snoozed[str(rule["id"])] = iso(until)
+    snoozed = dict((await svc.db(chats.get_settings, chat.id)).snooze_rules)
+    snoozed[rule["id"]] = until
     await svc.db(chats.update_settings, chat.id, now, snooze_rules=snoozed)
     await reply(update, f"😴 <code>{escape(rule['text'])}</code> snoozed for {format_duration(seconds)}.")
 
@@ -231,12 +227,8 @@ async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, "Quiet hours off.")
         return
     if not arg:  # asking is not changing: show what is set and how to set it
-        quiet = (await svc.db(chats.get_settings, chat.id)).get("quiet")
-        current = (
-            f"Quiet hours: {escape(quiet['start'])}-{escape(quiet['end'])} {escape(quiet.get('tz', 'UTC'))}. "
-            if quiet
-            else "No quiet hours set. "
-        )
+        quiet = (await svc.db(chats.get_settings, chat.id)).quiet
+        current = f"Quiet hours: {escape(format_quiet(quiet))}. " if quiet else "No quiet hours set. "
         await reply(
             update,
             current
@@ -253,7 +245,7 @@ async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chats.update_settings,
         chat.id,
         now,
-        quiet={"start": q.start.strftime("%H:%M"), "end": q.end.strftime("%H:%M"), "tz": q.tz},
+        quiet=q,
     )
     await reply(
         update,
@@ -267,7 +259,7 @@ async def _set_muted(update: Update, context: ContextTypes.DEFAULT_TYPE, muted: 
     chat = update.effective_chat
     if chat is None:
         return
-    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=True if muted else None)
+    await svc.db(chats.update_settings, chat.id, svc.clock(), muted=muted)
     await reply(
         update,
         "🔇 Muted: no alerts in this chat until /unmute." if muted else "🔔 Unmuted: alerts are back on.",
@@ -299,15 +291,11 @@ async def cmd_tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if tz is None:
         await reply(update, "Give an IANA time zone, for example <code>/tz America/Chicago</code>.")
         return
-    await svc.db(_set_tz, chat.id, str(tz.key))
+    await svc.db(chats.set_tz, chat.id, str(tz.key))
     await reply(
         update,
         f"🕑 Times in this chat are now shown in {escape(tz.key)} (now {svc.clock().astimezone(tz):%H:%M}).",
     )
-
-
-def _set_tz(db: Any, chat_id: int, tz: str) -> None:
-    db.execute("UPDATE chats SET tz = ? WHERE id = ?", [tz, chat_id])
 
 
 async def cmd_filings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

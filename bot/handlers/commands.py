@@ -144,12 +144,12 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     metric, kind = rule_metric(rule)
     if metric in CHAT_SCOPED:
         settings = await svc.db(chats.get_settings, chat_id)
-        if metric == "curtail.margin" and settings.get("fleet") and not settings.get("hub"):
+        if metric == "curtail.margin" and settings.fleet and not settings.hub:
             return (
                 "❌ <code>curtail</code> compares your hub's power price with your breakeven: name the hub, "
                 "for example <code>/fleet 18 0.045 hub HB_WEST</code>."
             )
-        if not settings.get("fleet"):
+        if settings.fleet is None:
             return (
                 f"❌ <code>{escape(metric)}</code> depends on a fleet, and {where.lower()} has none: "
                 "set it first, for example <code>/fleet 18 0.045</code> (J/TH and USD/kWh)."

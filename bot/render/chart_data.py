@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render.charts import ChartData, Threshold
-from rules.fleet import Fleet, fleet_metrics
+from rules.fleet import fleet_metrics
 from rules.grammar import RuleError, parse_rule
 from rules.model import ThresholdRule
 from storage import chats, observations
@@ -47,12 +47,11 @@ def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
     """History, thresholds and time zone for one chart. Fleet metrics come from hashprice and the
     chat's fleet (ChartError when the chat has none)."""
     if metric in FLEET_METRICS:
-        fleet_cfg = chats.get_settings(db, chat_id).get("fleet")
-        if not fleet_cfg:
+        fleet = chats.get_settings(db, chat_id).fleet
+        if fleet is None:
             raise ChartError(
                 f"❌ {metric} depends on your fleet: set it first, e.g. <code>/fleet 18 0.045</code>."
             )
-        fleet = Fleet(**fleet_cfg)
         points = [
             (at, fleet_metrics(v, fleet)[metric]) for at, v in observations.history(db, "hashprice", since)
         ]
