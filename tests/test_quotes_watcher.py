@@ -294,6 +294,7 @@ async def test_outside_the_session_once_after_the_close_then_silence(h):
     friday_close = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)  # Friday 16:00 EST
     for t in TICKERS:
         h.stand.quote(t, 8.0, friday_close)
+    h.state["last"] = {t: [8.0, friday_close.timestamp() - 300] for t in TICKERS}  # polled in the session
     settling = await h.poll(friday_close + timedelta(minutes=5))
     assert settling.observations == [] and h.stand.hits == []
     result = await h.poll(friday_close + timedelta(minutes=12))
@@ -368,3 +369,15 @@ async def test_request_budget_over_a_full_session_day(h):
     assert max(finnhub_hours) <= 36  # ceil(14 × 5 / 30) = 3 cross-checks per poll, 12 polls/hour
     assert h.stand.count("nasdaq") == 0  # the last resort is never needed while both answer
     assert h.stand.count("yahoo") == 14 * 79  # 78 polls in 6.5 h, plus the after-close one
+
+
+async def test_a_first_run_just_after_the_bell_shows_the_last_price_and_polls_again_later(h):
+    h.watcher(tickers=["MARA"])
+    close = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
+    h.stand.quote("MARA", 8.0, close - timedelta(seconds=5))
+    first = await h.poll(close + timedelta(minutes=3))  # `once`, or a fresh install, at 16:03
+    assert prices(first)["stock.mara"][0] == 8.0 and first.notes["stock.mara"].startswith("market closed")
+    assert "after_close" not in h.state  # not counted as the after-close poll
+    h.stand.quote("MARA", 8.05, close)  # the official close arrives
+    later = await h.poll(close + timedelta(minutes=10))
+    assert prices(later)["stock.mara"][0] == 8.05 and h.state["after_close"]["done"] == ["MARA"]

@@ -227,9 +227,11 @@ class QuotesWatcher:
     def _after_close_due(self, state: dict[str, Any], now: datetime) -> tuple[list[str], mc.Session | None]:
         """Tickers still missing the last session's closing price, or [] when nothing is due."""
         last = mc.last_completed_session(now)
-        if now < last.close + AFTER_CLOSE_SETTLE:
-            return [], None
         record = state.get("after_close")
+        if now < last.close + AFTER_CLOSE_SETTLE:
+            # closing prints are still settling; a first run ever (`once`, a fresh install) shows
+            # the last price all the same, without counting as the after-close poll
+            return (list(self.tickers), None) if not record and not state.get("last") else ([], None)
         if not isinstance(record, dict) or record.get("day") != last.day.isoformat():
             record = {"day": last.day.isoformat(), "done": [], "tries": 0}
         state["after_close"] = record
