@@ -120,7 +120,7 @@ class QuoteStandIn:
 
     def app(self) -> web.Application:
         async def yahoo(request: web.Request) -> web.Response:
-            assert request.query.get("interval") == "1d" and request.query.get("range") == "5d"
+            assert request.query.get("interval") == "1d" and request.query.get("range") in ("5d", "1y")
             return self._answer("yahoo", request.match_info["symbol"], request)
 
         async def finnhub(request: web.Request) -> web.Response:

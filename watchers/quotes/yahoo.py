@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules import market_calendar
 from rules.durations import Duration
 from watchers.base import SourceError, request_bytes, require_number
 from watchers.quotes.common import Quote, SourceDown, positive_price, same_symbol
@@ -104,3 +105,31 @@ async def fetch(session: aiohttp.ClientSession, cfg: YahooSourceConfig, ticker: 
     if resp.status != 200 and not (resp.status == 404 and isinstance(payload, Mapping)):
         raise SourceError(SOURCE, f"{ticker}: HTTP {resp.status}")
     return parse_chart(payload, ticker)
+
+
+def parse_daily_closes(payload: Any, ticker: str, now: datetime) -> list[tuple[datetime, float]]:
+    """(session close time, close) per completed session of a daily chart (``interval=1d``), oldest
+    first. Yahoo stamps a daily bar with its session's open; the value holds at the close, so it is
+    stamped with that session's close from the calendar. The bar of a session still in progress at
+    ``now`` is left out (its "close" is the last trade), so are null closes (no value stated). A bar
+    on a day that was no session, a non-positive close or arrays of different lengths are garbage."""
+    parse_chart(payload, ticker)  # the same envelope, symbol and currency checks as a quote
+    result = payload["chart"]["result"][0]
+    stamps = result.get("timestamp") or []
+    quotes = (result.get("indicators") or {}).get("quote") or [{}]
+    closes = quotes[0].get("close") if isinstance(quotes[0], Mapping) else None
+    if not isinstance(stamps, list) or not isinstance(closes, list) or len(stamps) != len(closes):
+        raise SourceError(SOURCE, f"{ticker}: daily chart has {len(stamps)} times but no matching closes")
+    out: list[tuple[datetime, float]] = []
+    for stamp, close in zip(stamps, closes, strict=True):
+        if close is None:
+            continue
+        when = datetime.fromtimestamp(require_number({"t": stamp}, "t", source=SOURCE), UTC)
+        session = market_calendar.session(market_calendar.exchange_date(when))
+        if session is None:
+            raise SourceError(SOURCE, f"{ticker}: daily bar on {when.date()}, which was no trading day")
+        if session.close > now:
+            continue
+        value = require_number({"close": close}, "close", source=SOURCE)
+        out.append((session.close, positive_price(value, ticker, source=SOURCE)))
+    return out
