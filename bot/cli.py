@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     once = sub.add_parser(
         "once", parents=[common], help="poll every enabled source once and print the snapshot"
     )
-    once.add_argument("--json", action="store_true", help="print JSON: {metrics, sources, errors}")
+    once.add_argument("--json", action="store_true", help="print JSON: {metrics, sources, notes, errors}")
     sub.add_parser("check", parents=[common], help="validate the config and print it, secrets masked")
     filing = sub.add_parser("filing", parents=[common], help="classify one filing and extract its terms")
     filing.add_argument("document", help="path or URL of a filing document (HTML or text)")
@@ -74,6 +74,7 @@ async def poll_once(settings: Settings) -> dict[str, Any]:
     metrics: dict[str, float] = {}
     sources: dict[str, str] = {}
     errors: dict[str, str] = {}
+    notes: dict[str, str] = {}  # "delayed", "market closed: last price at ..."
     events: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as session:
         for sw in build_watchers(settings):
@@ -86,8 +87,9 @@ async def poll_once(settings: Settings) -> dict[str, Any]:
                 metrics[obs.metric] = obs.value
                 sources[obs.metric] = obs.source
             errors.update(result.errors)
+            notes.update(result.notes)
             events += [{"kind": e.kind, "key": e.key, **dict(e.data)} for e in result.events if e.announce]
-    return {"metrics": metrics, "sources": sources, "errors": errors, "events": events}
+    return {"metrics": metrics, "sources": sources, "notes": notes, "errors": errors, "events": events}
 
 
 def cmd_once(settings: Settings, as_json: bool) -> int:
@@ -104,7 +106,8 @@ def cmd_once(settings: Settings, as_json: bool) -> int:
 
         for name in sorted(snapshot["metrics"]):
             value = snapshot["metrics"][name]
-            print(f"{name:32} {format_value(name, value):>28}  ({snapshot['sources'][name]})")
+            note = f" {snapshot['notes'][name]}" if name in snapshot["notes"] else ""
+            print(f"{name:32} {format_value(name, value):>28}  ({snapshot['sources'][name]}){note}")
         for source, message in sorted(snapshot["errors"].items()):
             print(f"ERROR {source}: {message}")
     return 1 if snapshot["errors"] else 0

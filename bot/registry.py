@@ -8,6 +8,7 @@ from bot.settings import Settings
 from watchers.edgar import FilingsWatcher
 from watchers.ercot import PowerWatcher
 from watchers.network import NetworkWatcher
+from watchers.quotes import QuotesWatcher
 
 
 def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
@@ -23,6 +24,9 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
         out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
     if w.filings.enabled:
         out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
+    if w.quotes.enabled:  # tickers default to the filings watch list
+        quotes = QuotesWatcher(w.quotes, w.quotes.tickers or w.filings.tickers, s.yahoo, s.finnhub, s.nasdaq)
+        out.append(ScheduledWatcher(quotes, w.quotes.every))
     return out
 
 
@@ -34,4 +38,7 @@ def source_links(settings: Settings) -> dict[str, str]:
         "coinbase": "https://www.coinbase.com/price/bitcoin",
         "ercot": "https://www.ercot.com/content/cdr/html/real_time_spp.html",
         "edgar": settings.sources.edgar.www_url.rstrip("/") + "/cgi-bin/browse-edgar?action=getcurrent",
+        "yahoo": "https://finance.yahoo.com/",
+        "finnhub": "https://finnhub.io/",
+        "nasdaq": "https://www.nasdaq.com/market-activity/stocks",
     }

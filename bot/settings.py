@@ -36,6 +36,7 @@ from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
 from watchers.price import PriceSourceConfig
+from watchers.quotes import FinnhubSourceConfig, NasdaqSourceConfig, QuotesWatcherConfig, YahooSourceConfig
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "MINERWATCH_CONFIG"
@@ -67,12 +68,16 @@ class SourcesConfig(_Section):
     price: PriceSourceConfig = Field(default_factory=PriceSourceConfig)
     ercot: ErcotSourceConfig = Field(default_factory=ErcotSourceConfig)
     edgar: EdgarSourceConfig = Field(default_factory=EdgarSourceConfig)
+    yahoo: YahooSourceConfig = Field(default_factory=YahooSourceConfig)
+    finnhub: FinnhubSourceConfig = Field(default_factory=FinnhubSourceConfig)
+    nasdaq: NasdaqSourceConfig = Field(default_factory=NasdaqSourceConfig)
 
 
 class WatchersConfig(_Section):
     network: NetworkWatcherConfig = Field(default_factory=NetworkWatcherConfig)
     power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
+    quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
 
 
 class AlertsConfig(_Section):

@@ -19,7 +19,7 @@ class MetricInfo:
     unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "BTC", "USD/MWh", "blocks", "time"...
     label: str  # short human label: "Projected difficulty change"
     description: str  # one line incl. formula/meaning
-    scope: str  # "network" | "power" | "chat" (per-chat derived, needs /fleet)
+    scope: str  # "network" | "power" | "stock" | "chat" (per-chat derived, needs /fleet)
     decimals: int
     signed: bool = False  # show a "+" on positive values (changes, margins)
 
@@ -53,6 +53,12 @@ POWER_SERIES: dict[str, tuple[str, str]] = {
     "avg24h": ("24h average price", "average of the real-time settlement point price over the last 24 hours"),
     "max24h": ("24h maximum price", "highest real-time settlement point price over the last 24 hours"),
 }
+
+# Listed miners whose share price is a metric (stock.<ticker>, lower case): the filings watch list.
+STOCK_TICKERS: tuple[str, ...] = (
+    "mara", "riot", "clsk", "corz", "iren", "bitf", "wulf",
+    "hut", "cifr", "btdr", "hive", "btbt", "glxy", "apld",
+)  # fmt: skip
 
 _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(
@@ -199,19 +205,36 @@ def _power_info(point: str, series: str) -> MetricInfo:
     )
 
 
+def _stock_info(ticker: str) -> MetricInfo:
+    return MetricInfo(
+        name=f"stock.{ticker}",
+        unit="USD",
+        label=f"{ticker.upper()} share price",
+        description=(
+            f"{ticker.upper()} last regular-session trade in US dollars (Yahoo, Finnhub or Nasdaq, "
+            "the source named on each value); outside the session, the last close"
+        ),
+        scope="stock",
+        decimals=2,
+    )
+
+
 CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
+CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
 
 POWER_NAME = re.compile(r"^power\.([a-z][a-z0-9_]*)(?:\.(avg1h|avg24h|max24h))?$")
+STOCK_NAME = re.compile(r"^stock\.([a-z][a-z0-9]*)$")
 
 
 def lookup(name: str) -> MetricInfo | None:
     """The catalogue entry for ``name`` (case-insensitive), or None.
 
     ``power.<point>`` and ``power.<point>.avg1h|.avg24h|.max24h`` exist for every ERCOT hub and load
-    zone in :data:`POWER_POINTS` (they are all in :data:`CATALOGUE`)."""
+    zone in :data:`POWER_POINTS`, ``stock.<ticker>`` for every miner in :data:`STOCK_TICKERS` (they
+    are all in :data:`CATALOGUE`)."""
     return CATALOGUE.get(name.strip().lower())
 
 

@@ -18,7 +18,16 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 
-from rules.catalogue import CATALOGUE, POWER_NAME, POWER_POINTS, MetricInfo, lookup, suggest
+from rules.catalogue import (
+    CATALOGUE,
+    POWER_NAME,
+    POWER_POINTS,
+    STOCK_NAME,
+    STOCK_TICKERS,
+    MetricInfo,
+    lookup,
+    suggest,
+)
 from rules.durations import DurationError, format_duration, parse_duration
 from rules.events import ALL_KINDS, KIND_ALIASES, resolve_kind
 from rules.model import ChangeRule, EventRule, Op, Rule, ThresholdRule
@@ -305,6 +314,14 @@ def _unknown_metric(word: str, rest: Sequence[str], severe: bool) -> RuleError:
             f"I don't know the ERCOT settlement point {m.group(1)!r}. Known: {', '.join(POWER_POINTS)}.",
             f"/alert power.{close[0] if close else 'hb_west'} > 100",
             sugg,
+        )
+    s = STOCK_NAME.match(word)
+    if s and s.group(1) not in STOCK_TICKERS:
+        close = difflib.get_close_matches(s.group(1), STOCK_TICKERS, n=3, cutoff=0.6)
+        return RuleError(
+            f"I don't quote the stock {s.group(1).upper()!r}. Known: {', '.join(STOCK_TICKERS)}.",
+            f"/alert stock.{close[0] if close else 'mara'} drops 10% in 1d",
+            [f"stock.{c}" for c in close],
         )
     suggestions = suggest(word) + difflib.get_close_matches(word, EVENT_NAMES, n=1, cutoff=0.7)
     example = DEFAULT_EXAMPLE

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.catalogue import CATALOGUE, POWER_POINTS, format_value, lookup, suggest
+from rules.catalogue import CATALOGUE, POWER_POINTS, STOCK_TICKERS, format_value, lookup, suggest
 
 REQUIRED = {
     "difficulty": "T",
@@ -124,3 +124,21 @@ def test_format_time_in_chat_zone():
         format_value("difficulty.retarget_eta", 1_796_047_500, ZoneInfo("Europe/Berlin"))
         == "2026-11-30 15:05 CET"
     )
+
+
+@pytest.mark.parametrize("ticker", STOCK_TICKERS)
+def test_stock_family_covers_the_watched_miners(ticker):
+    info = lookup(f"Stock.{ticker.upper()}")
+    assert info is not None and info.name == f"stock.{ticker}"
+    assert info.unit == "USD" and info.scope == "stock" and ticker.upper() in info.label
+    assert format_value(info.name, 12.3456) == "$12.35"
+
+
+def test_unknown_stock_is_not_a_metric_and_is_named():
+    from rules.grammar import RuleError, parse_rule
+
+    assert lookup("stock.tsla") is None
+    assert sum(1 for m in CATALOGUE if m.startswith("stock.")) == len(STOCK_TICKERS) == 14
+    with pytest.raises(RuleError) as err:
+        parse_rule("stock.marx > 20")
+    assert "MARX" in err.value.problem and err.value.suggestions == ["stock.mara"]

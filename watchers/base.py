@@ -31,6 +31,9 @@ class PollResult:
     # Partial failures: source name -> one-line message. A watcher that served everything from a
     # fallback still reports the primary's failure here.
     errors: dict[str, str] = field(default_factory=dict)
+    # Qualifiers of a value that the Observation cannot carry: metric -> short text shown next to
+    # it ("delayed: quote from 10:02 ET", "market closed: last price at 16:00 ET"). Optional.
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
