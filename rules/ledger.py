@@ -22,8 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from rules.data import Observation
 
 KINDS = ("convertible_notes", "senior_notes", "secured_notes", "credit_facility", "other_debt")
 CONVERTIBLE = "convertible_notes"
@@ -161,6 +163,28 @@ class Disagreement:
     old_source: Source | None
     new_source: Source
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instrument": self.instrument,
+            "term": self.term,
+            "old": self.old,
+            "new": self.new,
+            "old_source": self.old_source.to_json() if self.old_source else None,
+            "new_source": self.new_source.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Disagreement:
+        old = d.get("old_source")
+        return cls(
+            d["instrument"],
+            d["term"],
+            d.get("old"),
+            d.get("new"),
+            Source.from_json(old) if old else None,
+            Source.from_json(d["new_source"]),
+        )
+
     def line(self) -> str:
         was = self.old_source.document if self.old_source else "?"
         now = self.new_source.document
@@ -246,6 +270,39 @@ class Ledger:
             "documents": [s.to_json() for s in self.documents],
             "disagreements": [d.line() for d in self.disagreements],
         }
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything, for storage; :meth:`from_state` gives the same ledger back."""
+        return {
+            "ticker": self.ticker,
+            "tranches": [t.to_full_json() for t in self.tranches],
+            "documents": [s.to_json() for s in self.documents],
+            "disagreements": [d.to_json() for d in self.disagreements],
+            "latest_period": self.latest_period,
+        }
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> Ledger:
+        return cls(
+            ticker=d["ticker"],
+            tranches=tuple(Tranche.from_json(t) for t in d.get("tranches") or ()),
+            documents=tuple(Source.from_json(s) for s in d.get("documents") or ()),
+            disagreements=tuple(Disagreement.from_json(x) for x in d.get("disagreements") or ()),
+            latest_period=d.get("latest_period"),
+        )
+
+
+def debt_metric(ticker: str) -> str:
+    """The metric a ledger's total is charted and thresholded as: ``debt.mara`` (USD)."""
+    return f"debt.{ticker.lower()}"
+
+
+def debt_observation(ledger: Ledger, at: datetime) -> Observation | None:
+    """The ledger's total principal outstanding as an observation, or None when no total is stated."""
+    total = ledger.total_debt_principal_usd
+    if total is None:
+        return None
+    return Observation(metric=debt_metric(ledger.ticker), value=float(total), at=at, source="sec-filings")
 
 
 def _weighted(pairs: Iterable[tuple[float | None, float]]) -> float | None:
@@ -382,6 +439,8 @@ def _merge(old: Tranche, new: Tranche, src: Source) -> tuple[Tranche, list[Disag
         if value is None:
             continue
         current, was = getattr(old, term), old.cited.get(term)
+        if isinstance(current, str) and isinstance(value, str) and current.startswith(value):
+            continue  # "2030" after "2030-01-15": the same date said less precisely, not a change
         if was is not None and src.rank < was.rank:
             if current is None:
                 changes[term], cited[term] = value, src

@@ -1,0 +1,232 @@
+"""The debt ledger from the command line, through the same code the live bot uses (issue 14).
+
+    python -m bot ledger [TICKER] [--json]            the stored ledger(s)
+    python -m bot ledger build FILE... [--json]       a ledger from local filing documents, in filing order
+
+:func:`ingest` is the one path from a document's bytes to the stored ledger: read it
+(:func:`watchers.ledger.read_document`), apply it (:func:`rules.ledger.apply_document`), store it
+(:mod:`storage.ledger`). ``ledger build`` runs every file through :func:`ingest` into a private
+in-memory database and prints what was stored, so what it prints is what the bot would hold. A
+document that cannot be read is skipped with its note; the ledger is unchanged by it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from rules.ledger import Ledger, Tranche, apply_document
+from storage import ledger as store
+from storage.db import open_db
+from watchers.base import SourceError
+from watchers.filing_terms import format_usd_short
+from watchers.ledger import read_document
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    status: str  # applied | skipped | duplicate
+    ticker: str | None
+    note: str  # why skipped, or the values the checks dropped
+    changed: bool = False
+    before: Ledger | None = None
+    after: Ledger | None = None
+
+
+def ingest(
+    db: Database,
+    data: bytes,
+    *,
+    document: str,
+    now: datetime,
+    form: str | None = None,
+    filed: str | None = None,
+    accession: str | None = None,
+    ticker: str | None = None,
+    items: tuple[str, ...] = (),
+) -> IngestResult:
+    """Apply one filing document to its company's stored ledger (the live bot and the CLI both call this)."""
+    sha = hashlib.sha256(data).hexdigest()
+    doc_key = accession or sha
+    try:
+        doc = read_document(
+            data, document=document, form=form, filed=filed, accession=accession, ticker=ticker, items=items
+        )
+    except SourceError as err:
+        store.record_document(
+            db,
+            ticker=(ticker or "").upper(),
+            doc_key=doc_key,
+            source=None,
+            document=document,
+            sha256=sha,
+            status="skipped",
+            note=err.message,
+            now=now,
+        )
+        return IngestResult("skipped", ticker, err.message)
+    if not doc.ticker:
+        note = f"{document}: no ticker in the document or given, skipped"
+        store.record_document(
+            db,
+            ticker="",
+            doc_key=doc_key,
+            source=doc.source,
+            document=document,
+            sha256=sha,
+            status="skipped",
+            note=note,
+            now=now,
+        )
+        return IngestResult("skipped", None, note)
+    if store.document_seen(db, doc.ticker, doc_key):
+        return IngestResult("duplicate", doc.ticker, f"{document}: already applied")
+    before = store.load_ledger(db, doc.ticker) or Ledger(ticker=doc.ticker)
+    after = apply_document(before, doc)
+    changed = store.save_ledger(db, after, document=document, now=now)
+    note = "; ".join(doc.notes)
+    store.record_document(
+        db,
+        ticker=doc.ticker,
+        doc_key=doc_key,
+        source=doc.source,
+        document=document,
+        sha256=sha,
+        status="applied",
+        note=note,
+        now=now,
+    )
+    return IngestResult("applied", doc.ticker, note, changed, before, after)
+
+
+def rebuild(
+    db: Database, ticker: str, docs: Sequence[tuple[bytes, dict[str, str | None]]], now: datetime
+) -> Ledger:
+    """Forget a ticker's ledger and apply the same documents again, in order. Same documents, same ledger."""
+    store.clear_ledger(db, ticker.upper())
+    for data, meta in docs:
+        ingest(db, data, now=now, **meta)  # type: ignore[arg-type]
+    return store.load_ledger(db, ticker.upper()) or Ledger(ticker=ticker.upper())
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+def _usd(x: float | None) -> str:
+    return "—" if x is None else format_usd_short(x)
+
+
+def render(ledger: Ledger, today: date) -> str:
+    """A ledger as text: headline figures, one line per tranche, the maturity wall, disagreements."""
+    lines = [
+        f"{ledger.ticker}: debt principal outstanding {_usd(ledger.total_debt_principal_usd)}"
+        f" as of {ledger.latest_period or '—'} (convertible {_usd(ledger.convertible_principal_usd)})"
+    ]
+    coupon, wam = ledger.weighted_coupon_pct(), ledger.weighted_maturity_years(today)
+    nxt = ledger.next_date(today)
+    lines.append(
+        f"  weighted coupon {'—' if coupon is None else f'{coupon:.2f}%'}, weighted maturity "
+        f"{'—' if wam is None else f'{wam:.1f} y'}, next "
+        f"{'—' if nxt is None else f'{nxt[1]} {nxt[0]} ({nxt[2].instrument})'}"
+    )
+    for t in ledger.tranches:
+        lines.append(_tranche_line(t))
+        cites = ", ".join(f"{s.form} {s.period or s.filed or ''} {s.document}" for s in t.sources)
+        lines.append(f"      from {cites}")
+    wall = ledger.maturity_wall()
+    if wall:
+        lines.append("  maturity wall: " + ", ".join(f"{y} {_usd(v)}" for y, v in wall.items()))
+    for d in ledger.disagreements:
+        lines.append(f"  ! filings disagree: {d.line()}")
+    return "\n".join(lines)
+
+
+def _tranche_line(t: Tranche) -> str:
+    coupon = "—" if t.coupon_pct is None else f"{t.coupon_pct:g}%"
+    secured = "—" if t.secured is None else ("yes" if t.secured else "no")
+    conv = ""
+    if t.conversion_rate_per_1000 is not None or t.conversion_price_usd is not None:
+        conv = f", converts {t.conversion_rate_per_1000 or '—'}/$1,000 (${t.conversion_price_usd or '—'})"
+    extra = "" if t.in_latest_report else "  [not in the latest report]"
+    return (
+        f"  - {t.instrument} [{t.kind}]: {_usd(t.outstanding_principal_usd)} outstanding of "
+        f"{_usd(t.original_principal_usd)}, coupon {coupon}, due {t.maturity or '—'}{conv}, "
+        f"secured {secured}{extra}"
+    )
+
+
+def show(db: Database, ticker: str | None, as_json: bool, *, today: date | None = None) -> str:
+    """The stored ledger of one ticker (or all) as text or JSON."""
+    today = today or datetime.now(UTC).date()
+    names = [ticker.upper()] if ticker else store.tickers(db)
+    ledgers = {n: store.load_ledger(db, n) for n in names}
+    if as_json:
+        return json.dumps(
+            {n: (lg.to_json() if lg else None) for n, lg in ledgers.items()}, indent=2, sort_keys=False
+        )
+    if not ledgers:
+        return "no ledger yet: no filing has been applied"
+    return "\n\n".join(
+        render(lg, today) if lg else f"{n}: no ledger (not watched, or no filing applied yet)"
+        for n, lg in ledgers.items()
+    )
+
+
+def build(paths: Sequence[str | Path], as_json: bool, *, now: datetime | None = None) -> str:
+    """A ledger from local documents given in filing order (form and period read from each document)."""
+    now = now or datetime.now(UTC)
+    db = open_db(None)
+    skipped: list[str] = []
+    for path in paths:
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as err:
+            skipped.append(f"{p.name}: cannot read ({err.strerror or err}), skipped")
+            continue
+        result = ingest(db, data, document=p.name, now=now)
+        if result.status == "skipped":
+            skipped.append(result.note)
+    out = show(db, None, as_json, today=now.date())
+    if as_json:
+        data = json.loads(out)
+        if skipped:
+            data["skipped"] = skipped
+        return json.dumps(data, indent=2)
+    return "\n".join([out, *(f"skipped: {s}" for s in skipped)])
+
+
+def main(argv: Sequence[str], db_path: str | Path | None = None) -> int:
+    """``python -m bot ledger ...``: argv after ``ledger``; ``db_path`` is the bot's database for showing."""
+    args = list(argv)
+    if args[:1] == ["build"]:
+        parser = argparse.ArgumentParser(prog="python -m bot ledger build")
+        parser.add_argument(
+            "files", nargs="+", help="filing documents (10-Q/10-K iXBRL, 8-K, 424B), in filing order"
+        )
+        parser.add_argument("--json", action="store_true")
+        ns = parser.parse_args(args[1:])
+        print(build(ns.files, ns.json))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bot ledger")
+    parser.add_argument("ticker", nargs="?", help="one ticker (default: every ledger stored)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--db", help="database path (default: the bot's)")
+    ns = parser.parse_args(args)
+    path = ns.db or db_path
+    if path is None or not Path(path).exists():
+        print(
+            f"minerwatch: no database at {path} (run the bot first, or use `ledger build FILE...`)",
+            file=sys.stderr,
+        )
+        return 2
+    print(show(open_db(path), ns.ticker, ns.json))
+    return 0
