@@ -37,8 +37,8 @@ def record_document(
     seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_documents").fetchone()[0]
     with db.conn:
         db.execute(
-            "INSERT OR REPLACE INTO ledger_documents (ticker, doc_key, seq, document, accession, form, period, "
-            "filed, sha256, status, note, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO ledger_documents (ticker, doc_key, seq, document, accession, form, "
+            "period, filed, sha256, status, note, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ticker,
                 doc_key,
