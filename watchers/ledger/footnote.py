@@ -22,12 +22,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rules.ledger import Tranche
 from watchers.ledger import checks
-from watchers.ledger.ixbrl import IX, MONTHS, Fact, IxDocument, element_text
+from watchers.ledger.ixbrl import (
+    IX,
+    MONTHS,
+    Fact,
+    IxDocument,
+    element_text,
+    group_by_instrument,
+    instrument_member,
+)
 
 XHTML = "http://www.w3.org/1999/xhtml"
 DEBT_BLOCKS = (
@@ -37,14 +45,6 @@ DEBT_BLOCKS = (
     "ConvertibleDebtTextBlock",
     "LineOfCreditFacilitiesTextBlock",
     "ShortTermDebtTextBlock",
-)
-# Axes whose members name a debt instrument.
-INSTRUMENT_AXES = (
-    "DebtInstrumentAxis",
-    "LongtermDebtTypeAxis",
-    "CreditFacilityAxis",
-    "LineOfCreditFacilityAxis",
-    "ShortTermDebtTypeAxis",
 )
 _BLOCK_TAGS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
 _INSTRUMENT_WORDS = (
@@ -198,16 +198,76 @@ def read_note(doc: IxDocument, period_end: str | None) -> Reading:
     if not elements:
         return Reading([], ["no debt footnote found"])
     facts_at = _facts_by_element(doc)
-    tranches: list[Tranche] = []
+    groups = group_by_instrument(doc)
+    readings: list[tuple[Tranche, str | None]] = []
     for sec in sections(blocks(elements)):
         if not _is_debt_section(sec):
             continue
-        for name, aliases, sub_blocks in _split(sec):
+        split = _split(sec)
+        for name, aliases, sub_blocks in split:
             tranche, dropped = _read_tranche(sec, name, aliases, sub_blocks, facts_at, period_end)
             notes.extend(f"{tranche.instrument if tranche else name}: {d}" for d in dropped)
             if tranche is not None:
-                tranches.append(tranche)
+                member = _member_of(sub_blocks, facts_at) if len(split) == 1 else None
+                readings.append((tranche, member))
+    # A member that stands for exactly one tranche lends that tranche the facts tagged on it elsewhere
+    # in the filing (the hidden header, other notes) for the terms the footnote's text did not state.
+    owners: dict[str, int] = {}
+    for _, member in readings:
+        if member:
+            owners[member] = owners.get(member, 0) + 1
+    tranches: list[Tranche] = []
+    for tranche, member in readings:
+        if member and owners[member] == 1:
+            tranche, dropped = _fill_from_member(tranche, groups.get(member, []), period_end)
+            notes.extend(f"{tranche.instrument}: {d}" for d in dropped)
+        tranches.append(tranche)
     return Reading(tranches, notes)
+
+
+def _member_of(bs: Sequence[Block], facts_at: dict[tuple[int, str, str], Fact]) -> str | None:
+    counts: dict[str, int] = {}
+    for f in _section_facts([b for b in bs if b.element is not None], facts_at):
+        member = instrument_member(f)
+        if member:
+            counts[member] = counts.get(member, 0) + 1
+    return max(counts, key=lambda m: counts[m]) if counts else None
+
+
+_MEMBER_TERMS = {
+    "DebtInstrumentInterestRateStatedPercentage": "coupon_pct",
+    "DebtInstrumentMaturityDate": "maturity",
+    "DebtInstrumentConvertibleConversionPrice1": "conversion_price_usd",
+    "DebtInstrumentConvertibleConversionRatio1": "conversion_rate_per_1000",
+    "DebtInstrumentFaceAmount": "original_principal_usd",
+}
+
+
+def _fill_from_member(t: Tranche, facts: Sequence[Fact], period_end: str | None) -> tuple[Tranche, list[str]]:
+    changes: dict[str, Any] = {}
+    dropped: list[str] = []
+    for f in facts:
+        term = _MEMBER_TERMS.get(f.local_name)
+        if term is None or getattr(t, term) is not None or term in changes or f.value is None:
+            continue
+        if len(f.context.dims) > 1 or (period_end and (f.context.end or "") > period_end):
+            continue  # a range, a second axis, or a date after the period: not this tranche's term
+        value: Any = f.value
+        if term == "coupon_pct":
+            value = round(float(value) * 100, 6)
+        why = checks.check(term, value, period_end=period_end)
+        if why:
+            dropped.append(f"{term} from {f.name} dropped: {why}")
+            continue
+        changes[term] = value
+    if not changes:
+        return t, dropped
+    filled = replace(t, **changes)
+    why = checks.check_conversion(filled.conversion_rate_per_1000, filled.conversion_price_usd)
+    if why and "conversion_price_usd" in changes:
+        dropped.append(f"conversion_price_usd dropped: {why}")
+        filled = replace(filled, conversion_price_usd=None)
+    return filled, dropped
 
 
 def _facts_by_element(doc: IxDocument) -> dict[tuple[int, str, str], Fact]:

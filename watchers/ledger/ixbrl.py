@@ -126,6 +126,33 @@ class IxDocument:
         return None
 
 
+INSTRUMENT_AXES = (
+    "DebtInstrumentAxis",
+    "LongtermDebtTypeAxis",
+    "CreditFacilityAxis",
+    "LineOfCreditFacilityAxis",
+    "ShortTermDebtTypeAxis",
+)
+
+
+def instrument_member(fact: Fact) -> str | None:
+    """The debt instrument a fact is about: its member on an instrument axis (DebtInstrumentAxis...)."""
+    for axis, member in fact.context.dims.items():
+        if axis.split(":")[-1] in INSTRUMENT_AXES:
+            return member
+    return None
+
+
+def group_by_instrument(doc: IxDocument) -> dict[str, list[Fact]]:
+    """The document's facts grouped by debt instrument member, in document order."""
+    groups: dict[str, list[Fact]] = {}
+    for fact in doc.facts:
+        member = instrument_member(fact)
+        if member is not None:
+            groups.setdefault(member, []).append(fact)
+    return groups
+
+
 def parse(data: bytes) -> IxDocument:
     """Parse an inline-XBRL XHTML document. Raises :class:`IxbrlError` when it is not well-formed XML."""
     parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, recover=False)
