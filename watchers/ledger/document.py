@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from rules.ledger import LedgerDocument, Source
+from rules.ledger import PERIODIC_FORMS, LedgerDocument, Source
 from watchers.base import SourceError
 from watchers.ledger import footnote, ixbrl
 from watchers.ledger.issuance import read_issuance
@@ -42,7 +42,9 @@ def read_document(
     if not data.strip():
         raise SourceError(SOURCE, f"{document}: empty document, skipped")
     if _IX_MARK in data[:200_000]:
-        return _periodic(data, document=document, form=form, filed=filed, accession=accession, ticker=ticker)
+        return _ixbrl(
+            data, document=document, form=form, filed=filed, accession=accession, ticker=ticker, items=items
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -52,7 +54,7 @@ def read_document(
     form_u = (form or _form_in_text(text) or "").upper()
     if not form_u:
         raise SourceError(SOURCE, f"{document}: neither inline XBRL nor a recognisable 8-K/6-K/424B, skipped")
-    if form_u.removesuffix("/A") in ("10-Q", "10-K", "20-F", "40-F"):
+    if form_u.removesuffix("/A") in PERIODIC_FORMS:
         raise SourceError(SOURCE, f"{document}: a {form_u} without inline XBRL is not read, skipped")
     tranches, notes = read_issuance(text, form=form_u, items=items)
     return LedgerDocument(
@@ -63,7 +65,7 @@ def read_document(
     )
 
 
-def _periodic(
+def _ixbrl(
     data: bytes,
     *,
     document: str,
@@ -71,6 +73,7 @@ def _periodic(
     filed: str | None,
     accession: str | None,
     ticker: str | None,
+    items: tuple[str, ...],
 ) -> LedgerDocument:
     try:
         doc = ixbrl.parse(data)
@@ -82,12 +85,26 @@ def _periodic(
     if not form_u or not period:
         raise SourceError(SOURCE, f"{document}: no dei:DocumentType/DocumentPeriodEndDate, skipped")
     symbol = ticker or doc.dei("TradingSymbol")
+    company, cik = doc.dei("EntityRegistrantName"), doc.dei("EntityCentralIndexKey")
+    if form_u.removesuffix("/A") not in PERIODIC_FORMS:
+        # an 8-K/6-K with a tagged cover page: the cover gives ticker and date, the text the terms
+        tranches, notes = read_issuance(data.decode("utf-8", "replace"), form=form_u, items=items)
+        return LedgerDocument(
+            source=Source(
+                form=form_u, period=None, document=document, accession=accession, filed=filed or period
+            ),
+            ticker=symbol.upper() if symbol else None,
+            company=company,
+            cik=cik,
+            tranches=tuple(tranches),
+            notes=tuple(notes),
+        )
     reading = footnote.read_note(doc, period)
     return LedgerDocument(
         source=Source(form=form_u, period=period, document=document, accession=accession, filed=filed),
         ticker=symbol.upper() if symbol else None,
-        company=doc.dei("EntityRegistrantName"),
-        cik=doc.dei("EntityCentralIndexKey"),
+        company=company,
+        cik=cik,
         tranches=tuple(reading.tranches),
         notes=(*doc.notes[:50], *reading.notes),
     )
