@@ -27,8 +27,8 @@ from rules.ledger import Ledger, Tranche, apply_document
 from storage import ledger as store
 from storage.db import open_db
 from watchers.base import SourceError
-from watchers.filing_terms import format_usd_short
 from watchers.ledger import read_document
+from watchers.ledger.filings_api import format_usd_short
 
 
 @dataclass(frozen=True, slots=True)

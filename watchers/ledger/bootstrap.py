@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from watchers.edgar import FilingRef, parse_submissions  # the filings watcher's own parser
+from watchers.ledger.filings_api import FilingRef, parse_submissions  # the filings watcher's own parser
 
 PERIODIC = {"10-K", "10-Q", "10-K/A", "10-Q/A", "20-F", "20-F/A", "40-F", "40-F/A", "10-KT", "10-QT"}
 DEBT_ITEMS = {"1.01", "2.03", "2.04", "3.02", "8.01"}

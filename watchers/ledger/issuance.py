@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from rules.ledger import Tranche
-from watchers.filing_terms import DEBT_KINDS, analyse_filing  # the one filings term extractor
 from watchers.ledger import checks
+from watchers.ledger.filings_api import DEBT_KINDS, analyse_filing  # the one filings term extractor
 
 
 def read_issuance(
