@@ -316,15 +316,23 @@ def _split(sec: Section) -> list[tuple[str, list[str], list[Block]]]:
         if b.row:
             continue
         for sentence in _sentences(b.text):
-            # cut the sentence at each mention: a clause belongs to the instrument it starts with
-            hits = sorted((m.start(), a) for a, pat in patterns.items() for m in pat.finditer(sentence))
+            # cut the sentence at each mention: a clause belongs to the instrument it starts with, and
+            # a definition ('... notes due 2031 (the "2031 Notes")') owns the description before it
+            hits = sorted(
+                (m.start(), m.end(), a) for a, pat in patterns.items() for m in pat.finditer(sentence)
+            )
             if not hits:
                 continue
-            cuts = [(0, hits[0][1]), *hits[1:]]
-            for i, (pos, alias) in enumerate(cuts):
-                end = cuts[i + 1][0] if i + 1 < len(cuts) else len(sentence)
-                if end > pos:
-                    texts[alias].append(sentence[pos:end])
+            starts = []
+            for k, (start, _, _) in enumerate(hits):
+                is_definition = bool(
+                    re.search(r"\(\s*(?:the\s+)?\"\s*$", sentence[max(0, start - 10) : start])
+                )
+                starts.append(0 if k == 0 else hits[k - 1][1] if is_definition else start)
+            for k, (_, _, alias) in enumerate(hits):
+                end = starts[k + 1] if k + 1 < len(hits) else len(sentence)
+                if end > starts[k]:
+                    texts[alias].append(sentence[starts[k] : end])
     out = []
     for alias in defined:
         intro = re.search(rf"({_MONEY}\s+[\w\s\-]*?)\(\s*the\s+\"{re.escape(alias)}\"", sec.text, re.I)
@@ -628,16 +636,44 @@ def _read_tranche(
 
 
 def _row_value(row: Block, facts_at: dict[tuple[int, str, str], Fact]) -> float | None:
-    """A table row's first amount: the tagged fact when there is one (its scale gives dollars)."""
+    """A table row's first amount: the tagged fact when there is one (its scale gives dollars), else
+    the displayed number times the table's stated unit ("in thousands"); with no stated unit, None."""
     if row.element is not None:
         for el in row.element.iter(f"{{{IX}}}nonFraction"):
             f = facts_at.get(_fact_key(el))
             if f is not None and f.value is not None and f.unit == "USD":
                 return float(f.value)
+    unit = _table_unit(row)
     for cell in row.cells[1:]:
         nm = re.fullmatch(r"\$?\s*\(?([\d,]+(?:\.\d+)?)\)?", cell)
         if nm:
-            return None  # an untagged number: its scale ("in thousands"?) is not known for sure
+            return float(nm.group(1).replace(",", "")) * unit if unit else None
+    return None
+
+
+def _table_unit(row: Block) -> float | None:
+    """1e3 for a table "(in thousands)", 1e6 "(in millions)", 1 "(in dollars)"; None when it does not say.
+    Looks in the row's table and the paragraph just before it."""
+    el = row.element
+    table = None
+    while el is not None:
+        if _local(el.tag) == "table":
+            table = el
+            break
+        el = el.getparent()
+    if table is None:
+        return None
+    texts = [element_text(table)[:2000]]
+    prev = table.getprevious()
+    for _ in range(3):
+        if prev is None:
+            break
+        texts.append(element_text(prev)[-300:])
+        prev = prev.getprevious()
+    blob = " ".join(texts).lower()
+    for words, unit in (("in thousands", 1e3), ("in millions", 1e6), ("in dollars", 1.0)):
+        if words in blob:
+            return unit
     return None
 
 
