@@ -479,6 +479,100 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerChange:
+    """One change a document made to a ledger, for the ``debt`` alert (the bot words and announces it)."""
+
+    ticker: str
+    kind: str  # new_tranche | outstanding_changed | terms_changed | dropped_from_report
+    instrument: str
+    before_usd: float | None  # the tranche's principal outstanding before / after
+    after_usd: float | None
+    total_before_usd: float | None  # the ledger's total before / after
+    total_after_usd: float | None
+    terms: tuple[str, ...] = ()  # for terms_changed: which terms
+    source: Source | None = None  # the document that made the change
+
+
+def ledger_changes(before: Ledger, after: Ledger) -> list[LedgerChange]:
+    """What changed between two states of one ledger, tranche by tranche (empty when nothing did)."""
+    out: list[LedgerChange] = []
+    totals = (before.total_debt_principal_usd, after.total_debt_principal_usd)
+    src = after.documents[-1] if after.documents else None
+    old_by_key = {_identity(t): t for t in before.tranches}
+    for t in after.tranches:
+        old = old_by_key.get(_identity(t))
+        if old is None:
+            old = next((o for o in before.tranches if same_tranche(o, t)), None)
+        if old is None:
+            out.append(
+                LedgerChange(
+                    after.ticker,
+                    "new_tranche",
+                    t.instrument,
+                    None,
+                    t.outstanding_principal_usd,
+                    *totals,
+                    source=src,
+                )
+            )
+            continue
+        if old.in_latest_report and not t.in_latest_report:
+            out.append(
+                LedgerChange(
+                    after.ticker,
+                    "dropped_from_report",
+                    t.instrument,
+                    old.outstanding_principal_usd,
+                    None,
+                    *totals,
+                    source=src,
+                )
+            )
+        elif not _equal_or_none(old.outstanding_principal_usd, t.outstanding_principal_usd):
+            out.append(
+                LedgerChange(
+                    after.ticker,
+                    "outstanding_changed",
+                    t.instrument,
+                    old.outstanding_principal_usd,
+                    t.outstanding_principal_usd,
+                    *totals,
+                    source=src,
+                )
+            )
+        changed = tuple(
+            term
+            for term in TERMS
+            if term not in ("outstanding_principal_usd", "status")
+            and not _equal_or_none(getattr(old, term), getattr(t, term))
+        )
+        if changed:
+            out.append(
+                LedgerChange(
+                    after.ticker,
+                    "terms_changed",
+                    t.instrument,
+                    old.outstanding_principal_usd,
+                    t.outstanding_principal_usd,
+                    *totals,
+                    terms=changed,
+                    source=src,
+                )
+            )
+    return out
+
+
+def _identity(t: Tranche) -> tuple[str, str]:
+    return (t.kind, t.instrument)
+
+
+def _equal_or_none(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return _equal(a, b)
+
+
 def build(ticker: str, documents: Sequence[LedgerDocument]) -> Ledger:
     """A ledger from documents given in filing order."""
     ledger = Ledger(ticker=ticker)

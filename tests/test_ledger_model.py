@@ -15,6 +15,7 @@ from rules.ledger import (
     build,
     debt_observation,
     latest_date,
+    ledger_changes,
     same_tranche,
 )
 
@@ -147,3 +148,30 @@ def test_matching_and_round_trip():
     ledger = build("RIOT", [_doc(K24, NOTES_10K, FAC_10K, ESS), _doc(Q25, NOTES_10Q, FAC_10Q)])
     assert Ledger.from_state(ledger.to_state()) == ledger
     assert latest_date("2035-12") == date(2035, 12, 31) and latest_date("2030") == date(2030, 12, 31)
+
+
+def test_changes_for_the_debt_alert():
+    q = build("RIOT", [_doc(Q25, NOTES_10Q, FAC_10Q, NOTE)])
+    issued = Tranche(
+        "0.00% Convertible Senior Notes due 2031", "convertible_notes", 850e6, 850e6, 0.0, "2031"
+    )
+    after = apply_document(q, _doc(EIGHT_K, issued))
+    [change] = ledger_changes(q, after)
+    assert (change.kind, change.instrument, change.after_usd) == ("new_tranche", issued.instrument, 850e6)
+    assert (change.total_before_usd, change.total_after_usd) == (
+        q.total_debt_principal_usd,
+        q.total_debt_principal_usd + 850e6,
+    )
+    assert change.source == EIGHT_K
+    # the next report: the facility repaid, the note payable no longer listed
+    later = Source("10-Q", "2025-09-30", "q3.html")
+    repaid = Tranche(
+        "$50 Million Credit Facility", "credit_facility", 50e6, 0.0, 5.6, "2026-07-15", secured=True
+    )
+    after_q3 = apply_document(after, _doc(later, NOTES_10Q, repaid, issued))
+    kinds = {(c.kind, c.instrument) for c in ledger_changes(after, after_q3)}
+    assert kinds == {
+        ("outstanding_changed", "$50 Million Credit Facility"),
+        ("dropped_from_report", "Note Payable"),
+    }
+    assert ledger_changes(after_q3, after_q3) == []
