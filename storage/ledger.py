@@ -76,14 +76,15 @@ def save_ledger(db: Database, ledger: Ledger, *, document: str, now: datetime) -
     """Store the ledger (replacing its tranches); add a history row when it changed. True if changed."""
     state = json.dumps(ledger.to_state(), sort_keys=True, default=str)
     old = list(db.query("SELECT state FROM ledgers WHERE ticker = ?", [ledger.ticker]))
-    if old and _comparable(old[0]["state"]) == _comparable(state):
-        return False
+    changed = not old or _comparable(old[0]["state"]) != _comparable(state)
     with db.conn:
         db.execute(
             "INSERT OR REPLACE INTO ledgers (ticker, state, total_debt_principal_usd, as_of, updated_at) "
             "VALUES (?, ?, ?, ?, ?)",
             [ledger.ticker, state, ledger.total_debt_principal_usd, ledger.latest_period, iso(now)],
         )
+        if not changed:
+            return False  # the documents list grew; nothing a reader sees changed: no history row
         db.execute("DELETE FROM ledger_tranches WHERE ticker = ?", [ledger.ticker])
         for position, t in enumerate(ledger.tranches):
             db.execute(

@@ -178,3 +178,13 @@ def test_cli_main_build_and_show(tmp_path, capsys):
     assert "RIOT: no ledger (not watched, or no filing applied yet)" in capsys.readouterr().out
     assert main(["MARA", "--db", str(tmp_path / "nope.db")]) == 2
     assert json.loads(show(open_db(db_path), "MARA", True))["MARA"]["total_debt_principal_usd"] == 1e9
+
+
+def test_a_document_that_changes_nothing_adds_no_history():
+    db = open_db(None)
+    _mara_ledger(db)
+    # the same text filed again under another accession (an 8-K/A repeating the terms)
+    again = ingest(db, MARA_8K.read_bytes(), document="mara-8k-a.html", now=NOW, accession="0001507605-24-000999")
+    assert again.status == "applied" and not again.changed
+    assert len(store.history(db, "MARA")) == 1
+    assert [s.document for s in store.load_ledger(db, "MARA").documents] == [MARA_8K.name, "mara-8k-a.html"]
