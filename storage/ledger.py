@@ -139,7 +139,11 @@ def _dup_key(ledger: Ledger, t: Any) -> bool:
 
 
 def _comparable(state: str) -> str:
-    # the list of documents applied always grows; a ledger is "changed" when anything else changed
+    # A ledger "changed" when a figure, a term or a disagreement changed; a document that only adds
+    # itself to the citations (an amendment repeating the terms) is recorded, not a change in history.
     data = json.loads(state)
     data.pop("documents", None)
+    for t in data.get("tranches") or ():
+        t.pop("sources", None)
+        t.pop("cited", None)
     return json.dumps(data, sort_keys=True)

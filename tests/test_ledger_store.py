@@ -184,7 +184,9 @@ def test_a_document_that_changes_nothing_adds_no_history():
     db = open_db(None)
     _mara_ledger(db)
     # the same text filed again under another accession (an 8-K/A repeating the terms)
-    again = ingest(db, MARA_8K.read_bytes(), document="mara-8k-a.html", now=NOW, accession="0001507605-24-000999")
+    again = ingest(
+        db, MARA_8K.read_bytes(), document="mara-8k-a.html", now=NOW, accession="0001507605-24-000999"
+    )
     assert again.status == "applied" and not again.changed
     assert len(store.history(db, "MARA")) == 1
     assert [s.document for s in store.load_ledger(db, "MARA").documents] == [MARA_8K.name, "mara-8k-a.html"]
