@@ -190,3 +190,19 @@ def test_a_document_that_changes_nothing_adds_no_history():
     assert again.status == "applied" and not again.changed
     assert len(store.history(db, "MARA")) == 1
     assert [s.document for s in store.load_ledger(db, "MARA").documents] == [MARA_8K.name, "mara-8k-a.html"]
+
+
+def test_a_reader_failure_skips_the_document(monkeypatch):
+    """A shape the footnote reader did not foresee (simulated: it raises) skips the document, unchanged."""
+    paths = _riot()
+    db = open_db(None)
+    ingest(db, paths[0].read_bytes(), document=paths[0].name, now=NOW)
+    before = store.load_ledger(db, "RIOT")
+
+    def boom(doc, period_end):
+        raise ValueError("unexpected table")
+
+    monkeypatch.setattr(ledger_document.footnote, "read_note", boom)
+    result = ingest(db, paths[1].read_bytes(), document=paths[1].name, now=NOW)
+    assert result.status == "skipped" and "unreadable (ValueError: unexpected table)" in result.note
+    assert store.load_ledger(db, "RIOT") == before

@@ -35,6 +35,27 @@ def read_document(
     items: tuple[str, ...] = (),
 ) -> LedgerDocument:
     """Read one document. ``document`` names it in citations (file name or URL)."""
+    try:
+        return _read(
+            data, document=document, form=form, filed=filed, accession=accession, ticker=ticker, items=items
+        )
+    except SourceError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as err:
+        # a shape this reader did not foresee: skip the document with the reason, never half-apply it
+        raise SourceError(SOURCE, f"{document}: unreadable ({type(err).__name__}: {err})"[:300]) from err
+
+
+def _read(
+    data: bytes,
+    *,
+    document: str,
+    form: str | None = None,
+    filed: str | None = None,
+    accession: str | None = None,
+    ticker: str | None = None,
+    items: tuple[str, ...] = (),
+) -> LedgerDocument:
     if len(data) > MAX_BYTES:
         raise SourceError(
             SOURCE, f"{document}: {len(data):,} bytes is over the {MAX_BYTES:,}-byte limit, skipped"
