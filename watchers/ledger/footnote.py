@@ -35,6 +35,7 @@ from watchers.ledger.ixbrl import (
     element_text,
     group_by_instrument,
     instrument_member,
+    transform_date,
 )
 
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -356,14 +357,10 @@ def _money(number: str, unit: str | None) -> float:
 
 
 def _date_iso(text: str) -> str | None:
-    from watchers.ledger.ixbrl import transform_date
-
     return transform_date(text, "ixt:date-monthname-day-year-en")
 
 
 def _month_year_iso(text: str) -> str | None:
-    from watchers.ledger.ixbrl import transform_date
-
     return transform_date(text, "ixt:date-monthname-year-en")
 
 
