@@ -125,3 +125,64 @@ def m005_one_observation_per_instant(db: Database) -> None:
         "(SELECT MAX(id) FROM observations GROUP BY metric, at, source)"
     )
     db["observations"].create_index(["metric", "at", "source"], unique=True)
+
+
+@migrations()
+def m006_debt_ledger(db: Database) -> None:
+    # Issue 14: each listed miner's debt, tranche by tranche, built from its filings.
+    db["ledger_documents"].create(
+        {
+            "ticker": str,  # "" while the document's ticker is unknown (skipped before it was read)
+            "doc_key": str,  # accession when known, else the sha256 of the bytes: applied once
+            "seq": int,  # order applied (filing order)
+            "document": str,  # file name or URL, as cited
+            "accession": str,
+            "form": str,
+            "period": str,
+            "filed": str,
+            "sha256": str,
+            "status": str,  # applied | skipped
+            "note": str,  # why it was skipped, or what the checks dropped (one line each)
+            "recorded_at": str,
+        },
+        pk=("ticker", "doc_key"),
+        not_null={"ticker", "doc_key", "status"},
+    )
+    db["ledger_documents"].create_index(["ticker", "seq"])
+    db["ledgers"].create(
+        {
+            "ticker": str,
+            "state": str,  # rules.ledger.Ledger.to_state() as JSON: the whole ledger, citations included
+            "total_debt_principal_usd": float,
+            "as_of": str,  # period end of the newest periodic report applied
+            "updated_at": str,
+        },
+        pk="ticker",
+    )
+    db["ledger_tranches"].create(
+        {
+            "ticker": str,
+            "key": str,  # rules.ledger.Tranche.key: kind + coupon + maturity year, or the name
+            "position": int,
+            "instrument": str,
+            "kind": str,
+            "outstanding_principal_usd": float,
+            "maturity": str,
+            "in_latest_report": int,
+            "data": str,  # Tranche.to_full_json()
+        },
+        pk=("ticker", "key"),
+    )
+    db["ledger_history"].create(
+        {
+            "id": int,
+            "ticker": str,
+            "at": str,
+            "total_debt_principal_usd": float,
+            "as_of": str,
+            "document": str,  # the document whose application changed the ledger
+            "state": str,
+        },
+        pk="id",
+    )
+    db["ledger_history"].create_index(["ticker", "at"])
