@@ -1,7 +1,7 @@
 """The one small interface every watcher implements, and the HTTP helpers they share.
 
 A watcher only fetches and validates. It never schedules itself, never touches storage, rules or
-Telegram: the runner in ``bot/pipeline.py`` owns scheduling, health, logging and persistence
+Telegram: the runner in ``bot/engine/runner.py`` owns scheduling, health, logging and persistence
 (Home Assistant's DataUpdateCoordinator split). Whatever a source answers that is not what we
 expect (an HTML error page, nulls, strings where numbers belong, values outside sane bounds) is
 raised as :class:`SourceError` so that it is reported and never alerted on.
