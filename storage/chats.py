@@ -83,7 +83,7 @@ def migrate_chat(db: Database, old_id: int, new_id: int, now: datetime) -> None:
             db["chats"].insert({**old, "id": new_id, "type": "supergroup", "updated_at": iso(now)})
         db.execute("UPDATE rules SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
         db.execute(
-            "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'held')",
+            "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'held', 'sending')",
             [new_id, old_id],
         )
         db.execute("UPDATE chats SET active = 0, updated_at = ? WHERE id = ?", [iso(now), old_id])

@@ -186,3 +186,14 @@ def m006_debt_ledger(db: Database) -> None:
         pk="id",
     )
     db["ledger_history"].create_index(["ticker", "at"])
+
+
+@migrations()
+def m007_outbox_claims(db: Database) -> None:
+    # Exactly-once is the database's job: a drain claims rows by moving them to 'sending' with a
+    # token in one UPDATE, so two drains (or two processes) can never take the same row; the
+    # owner names the claiming process so a crashed one's claims can be released.
+    db["outbox"].add_column("claim_token", str)
+    db["outbox"].add_column("claimed_by", str)
+    db["outbox"].add_column("claimed_at", str)
+    db["outbox"].create_index(["claim_token"])

@@ -1,12 +1,26 @@
 """The outbox: every notification is a row before it is sent, marked sent only after Telegram
-confirms. The primary key is an idempotency key, so the same alert to the same chat is never
-queued twice; a restart resumes with whatever is still pending (conventions §6)."""
+confirms. The primary key is an idempotency key (storage/keys.py), so the same alert to the same
+chat is never queued twice; a restart resumes with whatever is still pending (conventions §6).
+
+Sending is exactly-once per row by construction, not by an in-process lock: a drain CLAIMS due
+rows (pending -> sending, with a fresh claim token and its owner) in one UPDATE, and only the
+holder of the token can mark a row sent, retried or failed. Two drains, two jobs or two processes
+therefore never take the same row. A row claimed by a process that died (kill -9 mid-send) is
+released back to pending by the next drain that sees its owner gone: the one message that was in
+flight may repeat, nothing is lost.
+
+Row states: pending -> sending -> sent | failed | pending (retry); held -> summarised."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -14,7 +28,7 @@ from sqlite_utils import Database
 from rules.chat_settings import ChatSettings
 from storage.clock import iso, parse_iso
 
-PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
+PENDING, SENDING, SENT, FAILED, HELD = "pending", "sending", "sent", "failed", "held"
 PRIORITY_PRIVATE, PRIORITY_GROUP, PRIORITY_CHANNEL = 0, 5, 10
 
 
@@ -52,41 +66,136 @@ def enqueue(
     return cur.rowcount == 1
 
 
+# A pending row waits while an older row of its chat is backing off or being sent, so a chat's
+# messages keep their order ("firing" never arrives after its "resolved", even after an outage or
+# with two drains side by side).
+_DUE = (
+    "SELECT o.key FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= :now "
+    "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id = o.chat_id AND ("
+    "(e.status = 'pending' AND e.next_attempt_at > :now) OR e.status = 'sending') "
+    "AND (e.created_at, e.key) < (o.created_at, o.key)) "
+    "ORDER BY o.priority, o.created_at, o.key LIMIT :limit"
+)
+
+
 def due(db: Database, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Pending rows whose time has come, private chats first, oldest first. A row waits while an
-    older pending row of its chat is still backing off, so a chat's messages keep their order
-    ("firing" never arrives after its "resolved", even after an outage)."""
-    return list(
-        db.query(
-            "SELECT * FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= :now "
-            "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id = o.chat_id AND e.status = 'pending' "
-            "AND e.next_attempt_at > :now AND (e.created_at, e.key) < (o.created_at, o.key)) "
-            "ORDER BY o.priority, o.created_at, o.key LIMIT :limit",
-            {"now": iso(now), "limit": limit},
-        )
-    )
+    """Pending rows whose time has come, private chats first, oldest first (what a drain would
+    claim now; claims nothing)."""
+    keys = [r["key"] for r in db.query(_DUE, {"now": iso(now), "limit": limit})]
+    return _rows_in_order(db, "key IN (SELECT value FROM json_each(:keys))", {"keys": json.dumps(keys)})
 
 
-def mark_sent(db: Database, key: str, message_id: int | None, now: datetime) -> None:
+def claim_due(db: Database, now: datetime, limit: int, owner: str) -> tuple[str, list[dict[str, Any]]]:
+    """Claim up to ``limit`` due rows for one drain: (claim token, the rows in send order). The
+    claim is one UPDATE, atomic under SQLite's single writer: rows another drain holds are not
+    'pending', so they are never taken twice."""
+    token = uuid.uuid4().hex
     db.execute(
-        "UPDATE outbox SET status = 'sent', telegram_message_id = ?, sent_at = ?, attempts = attempts + 1 "
-        "WHERE key = ?",
-        [message_id, iso(now), key],
+        f"UPDATE outbox SET status = 'sending', claim_token = :token, claimed_by = :owner, claimed_at = :now "
+        f"WHERE key IN ({_DUE})",
+        {"token": token, "owner": owner, "now": iso(now), "limit": limit},
     )
+    return token, _rows_in_order(db, "claim_token = :token AND status = 'sending'", {"token": token})
 
 
-def mark_retry(db: Database, key: str, next_attempt_at: datetime, error: str) -> None:
+def _rows_in_order(db: Database, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(db.query(f"SELECT * FROM outbox WHERE {where} ORDER BY priority, created_at, key", params))
+
+
+def mark_sent(db: Database, key: str, token: str, message_id: int | None, now: datetime) -> bool:
+    """The claimed row went out. False if this drain no longer holds it (nothing changes)."""
+    cur = db.execute(
+        "UPDATE outbox SET status = 'sent', telegram_message_id = ?, sent_at = ?, attempts = attempts + 1, "
+        "claim_token = NULL WHERE key = ? AND claim_token = ? AND status = 'sending'",
+        [message_id, iso(now), key, token],
+    )
+    return cur.rowcount == 1
+
+
+def mark_retry(db: Database, key: str, token: str, next_attempt_at: datetime, error: str) -> None:
     db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE key = ?",
-        [iso(next_attempt_at), error, key],
+        "UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+        "claim_token = NULL WHERE key = ? AND claim_token = ? AND status = 'sending'",
+        [iso(next_attempt_at), error, key, token],
     )
 
 
-def mark_failed(db: Database, key: str, error: str) -> None:
+def mark_failed(db: Database, key: str, token: str, error: str) -> None:
     db.execute(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE key = ?",
-        [error, key],
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, claim_token = NULL "
+        "WHERE key = ? AND claim_token = ? AND status = 'sending'",
+        [error, key, token],
     )
+
+
+def release_claim(db: Database, token: str) -> int:
+    """Give back what a drain claimed but did not send (a chat told to wait, a migrated chat)."""
+    cur = db.execute(
+        "UPDATE outbox SET status = 'pending', claim_token = NULL "
+        "WHERE claim_token = ? AND status = 'sending'",
+        [token],
+    )
+    return cur.rowcount
+
+
+def process_owner() -> str:
+    """This process's name on its claims: host, pid and the pid's start time, so a later process
+    that happens to get the same pid is not taken for it."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process that made a claim still runs. Another host's claim is assumed alive
+    (SQLite is not shared across hosts; never release what we cannot check)."""
+    try:
+        host, pid, started = owner.rsplit(":", 2)
+        pid_n = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return True
+    now_started = _started(pid_n)
+    return now_started is not None and str(now_started) == started
+
+
+def _started(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux /proc), 0 where /proc is not
+    there but the pid exists, None when no such process runs."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22, counted after "(comm)"
+    except FileNotFoundError:
+        if not Path("/proc/self/stat").exists():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return None
+            except PermissionError:
+                return 0
+            return 0
+        return None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def claim_owners(db: Database) -> list[str]:
+    """Owners of rows being sent now (one per live or crashed process)."""
+    return [
+        r["claimed_by"]
+        for r in db.query("SELECT DISTINCT claimed_by FROM outbox WHERE status = 'sending'")
+        if r["claimed_by"]
+    ]
+
+
+def release_owner(db: Database, owner: str) -> int:
+    """Release every row a (dead) process had claimed."""
+    cur = db.execute(
+        "UPDATE outbox SET status = 'pending', claim_token = NULL "
+        "WHERE claimed_by = ? AND status = 'sending'",
+        [owner],
+    )
+    return cur.rowcount
 
 
 def release_held(db: Database, chat_id: int, now: datetime) -> list[dict[str, Any]]:
@@ -114,7 +223,7 @@ def fail_chat(db: Database, chat_id: int, error: str) -> int:
     """The chat blocked or removed the bot: its queued rows will never be delivered."""
     cur = db.execute(
         "UPDATE outbox SET status = 'failed', last_error = ? "
-        "WHERE chat_id = ? AND status IN ('pending', 'held')",
+        "WHERE chat_id = ? AND status IN ('pending', 'held', 'sending')",
         [error, chat_id],
     )
     return cur.rowcount

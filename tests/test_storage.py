@@ -53,7 +53,11 @@ def test_due_keeps_a_chats_order_and_priorities():
         db, key="a2", chat_id=7, rule_id=None, reason="resolved", text="a2", now=T0 + timedelta(seconds=1)
     )
     assert [r["key"] for r in outbox.due(db, T0 + timedelta(seconds=2), 10)] == ["a1", "a2", "chan"]
-    outbox.mark_retry(db, "a1", T0 + timedelta(minutes=5), "network")  # a1 backs off...
+    token, claimed = outbox.claim_due(db, T0 + timedelta(seconds=2), 1, "test:1:1")
+    assert [r["key"] for r in claimed] == ["a1"]
+    # while a1 is being sent, a2 waits behind it (a second drain never overtakes it)
+    assert [r["key"] for r in outbox.due(db, T0 + timedelta(seconds=2), 10)] == ["chan"]
+    outbox.mark_retry(db, "a1", token, T0 + timedelta(minutes=5), "network")  # a1 backs off...
     # ...so a2 waits behind it: a chat never gets "resolved" before its "firing"
     assert [r["key"] for r in outbox.due(db, T0 + timedelta(seconds=2), 10)] == ["chan"]
     assert [r["key"] for r in outbox.due(db, T0 + timedelta(minutes=6), 10)] == ["a1", "a2", "chan"]

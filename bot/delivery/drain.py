@@ -1,6 +1,8 @@
-"""Drains the outbox to Telegram. A row is marked sent only after Telegram returns the Message;
-a crash in between re-sends at most that one message after restart (at-least-once, deduplicated
-by the outbox key everywhere before it)."""
+"""Drains the outbox to Telegram. Each batch is claimed in the database first (storage/outbox.py:
+one UPDATE moves due rows to 'sending' under this drain's token), so two drains, two jobs or two
+processes never send the same row. A row is marked sent only after Telegram returns the Message;
+a crash in between re-sends at most that one message after restart (the next drain releases a
+dead process's claims)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlite_utils import Database
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 
@@ -42,39 +45,43 @@ class Notifier:
         self.on_sent = on_sent  # hooks for metrics: (row) and (row, action)
         self.on_failed = on_failed
         self.allow_paid_broadcast = allow_paid_broadcast
-        self._lock = asyncio.Lock()  # one drain at a time: a row is never sent by two drains
+        self.owner = outbox.process_owner()
 
     async def drain(self) -> int:
         """Send every due row, batch after batch, until none is due; return how many were
-        confirmed sent. Each batch is fetched in priority order, so a private alert queued while
+        confirmed sent. Each batch is claimed in priority order, so a private alert queued while
         a channel broadcast drains goes out with the next batch, not after the broadcast."""
         sent = 0
-        async with self._lock:
-            while rows := await self.db(outbox.due, self.clock(), self.batch):
-                # One task per chat keeps each chat's messages in order; chats go side by side so
-                # one slow chat never holds the others. The pacer (bot/pacer.py) paces the whole.
-                per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-                for row in rows:
-                    per_chat.setdefault(row["chat_id"], []).append(row)
-                results = await asyncio.gather(*(self._send_chat(rs) for rs in per_chat.values()))
-                sent += sum(n for n, _ in results)
-                if not any(progress for _, progress in results):
-                    break  # nothing changed state: leave the rest to the next tick
+        await self.db(release_dead_claims, self.owner)
+        while True:
+            token, rows = await self.db(outbox.claim_due, self.clock(), self.batch, self.owner)
+            if not rows:
+                break
+            # One task per chat keeps each chat's messages in order; chats go side by side so one
+            # slow chat never holds the others. The pacer (bot/delivery/pacer.py) paces the whole.
+            per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+            for row in rows:
+                per_chat.setdefault(row["chat_id"], []).append(row)
+            try:
+                results = await asyncio.gather(*(self._send_chat(token, rs) for rs in per_chat.values()))
+            finally:
+                # what a chat was told to leave for later goes back to pending
+                await self.db(outbox.release_claim, token)
+            sent += sum(results)
         return sent
 
-    async def _send_chat(self, rows: list[dict[str, Any]]) -> tuple[int, bool]:
-        """(rows sent, whether any row changed state)."""
-        sent, progress = 0, False
+    async def _send_chat(self, token: str, rows: list[dict[str, Any]]) -> int:
+        """Send one chat's claimed rows in order; return how many went out."""
+        sent = 0
         for row in rows:
-            verdict_stop = await self._send_one(row)
-            progress = True
+            verdict_stop = await self._send_one(token, row)
             if verdict_stop is None:
                 sent += 1
             elif verdict_stop:
                 break  # this chat is blocked or waiting: leave its later rows for the next drain
-        return sent, progress
+        return sent
 
-    async def _send_one(self, row: dict[str, Any]) -> bool | None:
+    async def _send_one(self, token: str, row: dict[str, Any]) -> bool | None:
         """None when sent; True when the chat's remaining rows should wait; False to go on."""
         key, chat_id = row["key"], row["chat_id"]
         try:
@@ -87,14 +94,15 @@ class Notifier:
                 allow_paid_broadcast=self.allow_paid_broadcast or None,
             )
         except Exception as exc:  # classified below; anything unknown backs off
-            return await self._handle_failure(row, exc)
-        await self.db(outbox.mark_sent, key, message.message_id, self.clock())
+            return await self._handle_failure(token, row, exc)
+        if not await self.db(outbox.mark_sent, key, token, message.message_id, self.clock()):
+            logger.error("sent outbox=%s but its claim was gone: it may have been sent twice", key)
         logger.info("sent outbox=%s chat=%s rule=%s reason=%s", key, chat_id, row["rule_id"], row["reason"])
         if self.on_sent:
             self.on_sent(row)
         return None
 
-    async def _handle_failure(self, row: dict[str, Any], exc: BaseException) -> bool:
+    async def _handle_failure(self, token: str, row: dict[str, Any], exc: BaseException) -> bool:
         key, chat_id, attempts = row["key"], row["chat_id"], row["attempts"]
         verdict = classify(exc, attempts)
         now = self.clock()
@@ -116,7 +124,18 @@ class Notifier:
             await self.db(outbox.fail_chat, chat_id, verdict.reason)
             return True
         if verdict.action is Action.DROP or attempts + 1 >= self.max_attempts:
-            await self.db(outbox.mark_failed, key, verdict.reason)
+            await self.db(outbox.mark_failed, key, token, verdict.reason)
             return False
-        await self.db(outbox.mark_retry, key, now + timedelta(seconds=verdict.delay_s), verdict.reason)
+        await self.db(outbox.mark_retry, key, token, now + timedelta(seconds=verdict.delay_s), verdict.reason)
         return True
+
+
+def release_dead_claims(db: Database, own: str) -> int:
+    """Rows claimed by processes that no longer run go back to pending (kill -9 mid-send)."""
+    released = 0
+    for owner in outbox.claim_owners(db):
+        if owner != own and not outbox.owner_alive(owner):
+            n = outbox.release_owner(db, owner)
+            logger.warning("released %d outbox rows claimed by %s, which no longer runs", n, owner)
+            released += n
+    return released
