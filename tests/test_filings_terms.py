@@ -17,18 +17,11 @@ from typing import Any
 
 import pytest
 
-from watchers.filing_terms import (
-    FINANCING_KINDS,
-    KINDS,
-    LABEL_TERMS,
-    TERM_NAMES,
-    FilingInfo,
-    analyse_filing,
-    format_usd_short,
-    html_to_text,
-    items_in_text,
-    summary_line,
-)
+from rules.events import FINANCING_KINDS
+from watchers.filings.analyse import analyse_filing
+from watchers.filings.model import KINDS, LABEL_TERMS, TERM_NAMES, FilingInfo
+from watchers.filings.summary import format_usd_short, summary_line
+from watchers.filings.text import html_to_text, items_in_text
 
 FILINGS = Path(__file__).parent / "fixtures" / "filings"
 LABELS: list[dict[str, Any]] = json.loads((FILINGS / "LABELS.json").read_text())
