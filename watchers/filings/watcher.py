@@ -47,6 +47,7 @@ from watchers.filings.parse import (
     parse_feed,
     parse_submissions,
 )
+from watchers.filings.state import FilingsState
 from watchers.filings.summary import summary_line
 
 logger = logging.getLogger(__name__)
@@ -76,12 +77,6 @@ MAX_FEED_PAGES = 10  # per poll: 1,000 entries, far more than EDGAR disseminates
 FEED_HORIZON = timedelta(hours=1)  # a feed read to its end surely reaches back this far
 FEED_OVERLAP = timedelta(minutes=10)  # re-read this much before the last poll (clock skew, late entries)
 TICKERS_MAX_AGE = timedelta(days=1)
-RECONCILE_EVERY = timedelta(hours=6)  # submissions catch-up even when the feed looks complete
-CATCHUP_GRACE = timedelta(days=1)  # after downtime, announce filings back to last_ok minus this
-MAX_CATCHUP_AGE = timedelta(days=7)  # ... but never older than this
-SEEN_KEEP = timedelta(days=30)
-SEEN_MAX = 5000
-MAX_DOC_TRIES = 3  # polls a filing's documents are retried before it is announced without terms
 
 
 class FilingsWatcher:
@@ -99,9 +94,11 @@ class FilingsWatcher:
 
     # -- tickers ------------------------------------------------------------------------------
 
-    async def _resolve(self, ctx: PollContext, result: PollResult) -> dict[int, tuple[str, str]]:
+    async def _resolve(
+        self, ctx: PollContext, state: FilingsState, result: PollResult
+    ) -> dict[int, tuple[str, str]]:
         """{cik: (ticker, name)} for the watch list."""
-        cache = ctx.state.get("tickers")
+        cache = state.tickers
         fetched_at = _parse_iso(cache.get("fetched_at")) if isinstance(cache, dict) else None
         mapping: dict[str, Any] | None = cache.get("map") if isinstance(cache, dict) else None
         fresh = fetched_at is not None and ctx.now - fetched_at < TICKERS_MAX_AGE
@@ -116,7 +113,7 @@ class FilingsWatcher:
                     raise SourceError(SOURCE, "company_tickers.json is not JSON") from err
                 table = parse_company_tickers(payload)
                 mapping = {t: list(table[t]) for t in self.tickers if t in table}
-                ctx.state["tickers"] = {
+                state.tickers = {
                     "fetched_at": _iso(ctx.now),
                     "for": sorted(self.tickers),
                     "map": mapping,
@@ -244,26 +241,44 @@ class FilingsWatcher:
     async def poll(self, ctx: PollContext) -> PollResult:
         require_user_agent(self.source)
         result = PollResult()
-        state = ctx.state
-        first_run = not isinstance(state.get("seen"), dict)
-        seen: dict[str, str] = state["seen"] if not first_run else {}
-        state["seen"] = seen
-        # filings whose documents could not be read yet: {accession: {"tries": n, "ref": {...}}}
-        pending: dict[str, Any] = state.get("pending") if isinstance(state.get("pending"), dict) else {}
-        state["pending"] = pending
-        last_ok = _parse_iso(state.get("last_ok"))
-        last_reconcile = _parse_iso(state.get("last_reconcile"))
+        state = FilingsState.load(ctx.state)
 
-        names = await self._resolve(ctx, result)
+        names = await self._resolve(ctx, state, result)
         if not names:
             raise SourceError(SOURCE, "no watched ticker could be resolved to a CIK")
+        refs = await self._find(ctx, state, names, result)
 
+        if state.first_run:
+            state.record_existing(refs, ctx.now)
+            logger.info("filings: first run recorded %d existing filings without announcing", len(state.seen))
+        else:
+            cutoff = state.announce_after(ctx.now)
+            for ref in sorted(refs, key=lambda r: r.filed_at):
+                if state.is_seen(ref.accession):
+                    continue
+                if ref.filed_at < cutoff:
+                    state.record(ref)  # too old to announce: record silently
+                    continue
+                event = await self._describe(ctx, state, ref, names, result)
+                if event is not None:
+                    state.record(ref)
+                    result.events.append(event)
+
+        state.finish(ctx.now)
+        state.save(ctx.state)
+        return result
+
+    async def _find(
+        self, ctx: PollContext, state: FilingsState, names: Mapping[int, Any], result: PollResult
+    ) -> list[FilingRef]:
+        """Every candidate filing of this poll: the feed, the submissions JSON when the feed is not
+        enough (see :meth:`FilingsState.needs_submissions`), and the filings still pending."""
         refs: dict[str, FilingRef] = {}
-        feed_ok = False
+        feed_answered = False
         covered = False
         try:
-            feed_refs, covered = await self._read_feed(ctx, names, None if first_run else last_ok)
-            feed_ok = True
+            feed_refs, covered = await self._read_feed(ctx, names, state.feed_since())
+            feed_answered = True
             for r in feed_refs:
                 refs.setdefault(r.accession, r)
         except SourceError as err:
@@ -271,8 +286,7 @@ class FilingsWatcher:
                 raise
             result.errors["edgar.feed"] = err.message
 
-        reconcile_due = last_reconcile is None or ctx.now - last_reconcile >= RECONCILE_EVERY
-        if first_run or not feed_ok or not covered or reconcile_due:
+        if state.needs_submissions(ctx.now, feed_answered=feed_answered, feed_covered=covered):
             sub_refs, complete = await self._read_submissions(ctx, names, result)
             for r in sub_refs:
                 known = refs.get(r.accession)
@@ -285,66 +299,33 @@ class FilingsWatcher:
                         known.items or r.items, r.primary_document,
                     )  # fmt: skip
             if complete:
-                state["last_reconcile"] = _iso(ctx.now)
-            if not feed_ok and not complete and not sub_refs:
+                state.last_reconcile = ctx.now
+            if not feed_answered and not complete and not sub_refs:
                 raise SourceError(SOURCE, "neither the latest-filings feed nor any submissions JSON answered")
 
-        for acc, entry in list(pending.items()):
-            ref = FilingRef.from_state(entry.get("ref")) if isinstance(entry, dict) else None
-            if ref is None:
-                del pending[acc]
-            else:
-                refs.setdefault(acc, ref)  # retried even once the feed has moved past it
+        for ref in state.retries():
+            refs.setdefault(ref.accession, ref)  # retried even once the feed has moved past it
+        return list(refs.values())
 
-        if first_run:
-            for r in refs.values():
-                if ctx.now - r.filed_at <= SEEN_KEEP:
-                    seen[r.accession] = _iso(r.filed_at)
-            logger.info("filings: first run recorded %d existing filings without announcing", len(seen))
-        else:
-            floor = ctx.now - MAX_CATCHUP_AGE
-            cutoff = max(last_ok - CATCHUP_GRACE, floor) if last_ok else floor
-            for ref in sorted(refs.values(), key=lambda r: r.filed_at):
-                if ref.accession in seen:
-                    continue
-                if ref.filed_at < cutoff:
-                    seen[ref.accession] = _iso(ref.filed_at)  # too old to announce: record silently
-                    continue
-                try:
-                    docs = await fetch_filing_documents(ctx.session, self.source, ref)
-                except SourceError as err:
-                    if err.retry_after_s is not None:
-                        raise
-                    entry = pending.get(ref.accession)
-                    tries = (entry.get("tries", 0) if isinstance(entry, dict) else 0) + 1
-                    if tries < MAX_DOC_TRIES:
-                        pending[ref.accession] = {"tries": tries, "ref": ref.to_state()}
-                        result.errors[f"edgar.filing.{ref.accession}"] = f"{err.message} (will retry)"
-                        continue
-                    info = analyse_filing("", form=ref.form, items=ref.items)
-                    event = self._event(ref, info, names, note=f"documents unavailable: {err.message}")
-                else:
-                    info = analyse_filing(
-                        docs.primary, form=ref.form, items=ref.items, exhibits=docs.exhibits
-                    )
-                    event = self._event(ref, info, names)
-                pending.pop(ref.accession, None)
-                seen[ref.accession] = _iso(ref.filed_at)
-                result.events.append(event)
-
-        self._prune(seen, ctx.now)
-        for acc in [a for a in pending if a in seen]:
-            pending.pop(acc, None)
-        state["last_ok"] = _iso(ctx.now)
-        return result
-
-    @staticmethod
-    def _prune(seen: dict[str, str], now: datetime) -> None:
-        keep_after = now - SEEN_KEEP
-        for acc, filed in list(seen.items()):
-            dt = _parse_iso(filed)
-            if dt is not None and dt < keep_after:
-                del seen[acc]
-        if len(seen) > SEEN_MAX:
-            for acc, _ in sorted(seen.items(), key=lambda kv: kv[1])[: len(seen) - SEEN_MAX]:
-                del seen[acc]
+    async def _describe(
+        self,
+        ctx: PollContext,
+        state: FilingsState,
+        ref: FilingRef,
+        names: Mapping[int, tuple[str, str]],
+        result: PollResult,
+    ) -> Event | None:
+        """The Event of a new filing, or None when its documents failed and it is retried later.
+        After MAX_DOC_TRIES failed polls it is announced from its form and items alone."""
+        try:
+            docs = await fetch_filing_documents(ctx.session, self.source, ref)
+        except SourceError as err:
+            if err.retry_after_s is not None:
+                raise
+            if state.document_failed(ref):
+                result.errors[f"edgar.filing.{ref.accession}"] = f"{err.message} (will retry)"
+                return None
+            info = analyse_filing("", form=ref.form, items=ref.items)
+            return self._event(ref, info, names, note=f"documents unavailable: {err.message}")
+        info = analyse_filing(docs.primary, form=ref.form, items=ref.items, exhibits=docs.exhibits)
+        return self._event(ref, info, names)
