@@ -8,6 +8,7 @@ from typing import Any
 
 from rules.events import FINANCING_KINDS
 from watchers.filings.classify import _EXISTING_RE, _NOTES, _Hit, _secured_status
+from watchers.filings.instruments import mask_other_instruments
 from watchers.filings.model import DEBT_KINDS, TERM_NAMES
 from watchers.filings.text import _AMOUNT, _AMOUNT_RE, _DATE, _date_iso, _money, _sentence_at, _sentences
 
@@ -375,11 +376,14 @@ def _extract(kind: str, text: str, subject: _Hit | None, *, cover_size: int = 0)
                 terms["upsized_from_usd"] = None
         if kind != "credit_facility":
             terms["greenshoe_usd"] = _greenshoe(text, chosen.start if chosen else None)
-        coupon, rate_description = _coupon(text, subject)
+        # coupon, maturity, security and conversion terms only from what is said about the new
+        # instrument: not from the notes the filing redeems, repurchases or describes
+        own = mask_other_instruments(text, subject)
+        coupon, rate_description = _coupon(own, subject)
         terms["coupon_pct"] = coupon
         terms["rate_description"] = rate_description if kind == "credit_facility" else None
-        terms["maturity"] = _maturity(text, subject)
-        terms["secured"] = True if kind == "secured_notes" else _secured_status(text)
+        terms["maturity"] = _maturity(own, subject)
+        terms["secured"] = True if kind == "secured_notes" else _secured_status(own)
         if (
             subject is not None
             and re.search(r"\bsecured\b", subject.text, re.I)
@@ -387,16 +391,16 @@ def _extract(kind: str, text: str, subject: _Hit | None, *, cover_size: int = 0)
         ):
             terms["secured"] = True
         if kind == "convertible_notes":
-            m = _CONV_RATE.search(text)
+            m = _CONV_RATE.search(own)
             terms["conversion_rate_per_1000"] = float(m.group(1)) if m else None
-            m = _CONV_PRICE.search(text)
+            m = _CONV_PRICE.search(own)
             terms["conversion_price_usd"] = _num(m.group(1)) if m else None
-            terms["conversion_premium_pct"] = _conversion_premium(text)
-            if re.search(r"\bcapped\s+call\b", text, re.I):
+            terms["conversion_premium_pct"] = _conversion_premium(own)
+            if re.search(r"\bcapped\s+call\b", own, re.I):
                 terms["capped_call"] = not bool(
-                    re.search(r"\b(?:not|no)\s+(?:\S+\s+){0,3}?capped\s+call", text, re.I)
+                    re.search(r"\b(?:not|no)\s+(?:\S+\s+){0,3}?capped\s+call", own, re.I)
                 )
-                m = _CAP_PRICE.search(text)
+                m = _CAP_PRICE.search(own)
                 terms["cap_price_usd"] = _num(m.group(1)) if m else None
     elif kind == "equity_offering":
         amount, pos = _offering_amount(text)
