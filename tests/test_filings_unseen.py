@@ -23,6 +23,7 @@ LABELS: list[dict[str, Any]] = json.loads((UNSEEN / "LABELS.json").read_text())
 BY_FILE = {lab["file"]: lab for lab in LABELS}
 MSTR_JUNE = "mstr-8k-2024-06-14-convertible-pricing-and-2025-notes-redemption.items-8.01-9.01.txt"
 MSTR_SEPT = "mstr-8k-2024-09-18-convertible-pricing-and-secured-notes-redemption.items-8.01-9.01.txt"
+MARA_SHELF = "mara-s3asr-2024-02-28-shelf-with-atm-prospectus.excerpt.txt"
 
 
 def _doc(name: str) -> str:
@@ -98,3 +99,24 @@ def test_the_terms_of_new_notes_still_stand_next_to_old_ones() -> None:
         183.19,
     )
     assert t["secured"] is False and t["principal_usd"] == 875e6
+
+
+@pytest.mark.parametrize("form", ["S-3ASR", "S-3", None])
+def test_shelf_with_an_at_the_market_prospectus_is_an_equity_offering(form: str | None) -> None:
+    """MARA's S-3ASR is a universal shelf whose second prospectus is a $1.5B ATM; the ATM's cover
+    stands after the base prospectus and its table of contents."""
+    text = _doc(MARA_SHELF)
+    assert text.index("TABLE OF CONTENTS") < text.index("Up to $1,500,000,000")
+    info = analyse_filing(text, form=form)
+    assert info.kind == "equity_offering"
+    assert info.terms["offering_amount_usd"] == 1.5e9
+    assert all(v is None for k, v in info.terms.items() if k != "offering_amount_usd"), info.terms
+
+
+def test_a_shelf_without_an_at_the_market_amount_stays_other() -> None:
+    """The base prospectus of the same filing alone (cover to table of contents): common stock,
+    preferred stock, debt securities, warrants... no particular security offered yet."""
+    text = _doc(MARA_SHELF)
+    base = text[text.index("PROSPECTUS\n") : text.index("[... excerpt")]
+    info = analyse_filing(base, form="S-3ASR")
+    assert info.kind == "other" and all(v is None for v in info.terms.values())

@@ -31,8 +31,10 @@ from collections.abc import Sequence
 from rules.events import FINANCING_KINDS
 from watchers.filings.classify import _classify, _cover, _Hit
 from watchers.filings.model import TERM_NAMES, FilingInfo
-from watchers.filings.terms import _extract
+from watchers.filings.terms import _atm_program_amount, _extract
 from watchers.filings.text import _body, _strip_forward_looking, html_to_text, items_in_text
+
+SHELF_FORMS = ("S-3", "F-3")  # with S-3ASR, F-3ASR and amendments
 
 
 def analyse_filing(
@@ -48,6 +50,14 @@ def analyse_filing(
     text = html_to_text(document)
     exhibit_texts = [html_to_text(e) for e in exhibits if e]
     form_u = (form or _form_in_text(text) or "").upper().strip()
+    if form_u.startswith(SHELF_FORMS):
+        # A shelf that carries an at-the-market prospectus is an equity offering of the program's
+        # size, wherever in the document that prospectus stands (usually after the base prospectus).
+        atm = _atm_program_amount(text)
+        if atm is not None:
+            terms = _extract("equity_offering", _strip_forward_looking(text), None)
+            terms["offering_amount_usd"] = atm
+            return FilingInfo("equity_offering", terms)
     item_list = [_norm_item(i) for i in items if _norm_item(i)]
     if not item_list and form_u.startswith("8-K"):
         item_list = items_in_text(text)
@@ -76,7 +86,7 @@ def _form_in_text(text: str) -> str | None:
     m = re.search(r"\bFORM\s+(8-K(?:/A)?|6-K|424B\d|S-3|F-3)\b", text[:3000], re.I)
     if m:
         return m.group(1)
-    m = re.match(r"\s*(424B\d|8-K|6-K|FWP|S-3|F-3)\b", text)
+    m = re.match(r"\s*(424B\d|8-K|6-K|FWP|S-3ASR|F-3ASR|S-3|F-3)\b", text)
     if m:
         return m.group(1)
     m = re.search(r"\bPursuant\s+to\s+Rule\s+424\s*\(b\)\s*\((\d)\)", text[:3000], re.I)

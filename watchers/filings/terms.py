@@ -290,6 +290,26 @@ def _offering_amount(text: str) -> tuple[float | None, int | None]:
     return (best[1], best[0]) if best else (None, None)
 
 
+# The program wording of an at-the-market prospectus. A base prospectus's plan of distribution
+# names "at the market offerings" as a method too, but never with an amount: the amount decides.
+_ATM_WORDING = re.compile(
+    r"\bat[- ]the[- ]market\b|\bSales\s+Agreement\b|\b(?:equity\s+distribution|open\s+market\s+sale|"
+    r"controlled\s+equity\s+offering(?:SM)?\s+sales|ATM)\s+agreement\b",
+    re.I,
+)
+
+
+def _atm_program_amount(text: str) -> float | None:
+    """The size of the at-the-market program a document carries: the first equity amount stated in
+    a sentence with ATM wording, or None when no such sentence states one."""
+    for _, sentence in _sentences(text):
+        if _ATM_WORDING.search(sentence):
+            amount, _pos = _offering_amount(sentence)
+            if amount is not None:
+                return amount
+    return None
+
+
 _PROCEEDS_SENTENCE = re.compile(
     r"\b(?:use|apply|used|applied|invest)\b[^.]{0,100}\b(?:net\s+)?proceeds\b|\b(?:net\s+)?proceeds\b[^.]{0,80}"
     r"\b(?:will\s+be\s+used|to\s+be\s+used|for\s+general|to\s+fund|to\s+purchase|to\s+acquire|to\s+repay)",
