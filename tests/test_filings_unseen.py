@@ -2,20 +2,23 @@
 at-the-market prospectus, periodic reports.
 
 Documents and labels: tests/fixtures/filings/unseen (PROVENANCE.md there). Run with ``-s`` to see
-the table.
+the table. The full RIOT 10-K and 10-Q of ``shared/ledger`` are read too when that folder is found
+(``../shared`` beside the project, as in CI, or ``$MINERWATCH_SHARED``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rules.events import FINANCING_KINDS
 from watchers.filings.analyse import analyse_filing
-from watchers.filings.model import LABEL_TERMS
+from watchers.filings.model import LABEL_TERMS, TERM_NAMES
 from watchers.filings.summary import describe
 
 UNSEEN = Path(__file__).parent / "fixtures" / "filings" / "unseen"
@@ -24,6 +27,10 @@ BY_FILE = {lab["file"]: lab for lab in LABELS}
 MSTR_JUNE = "mstr-8k-2024-06-14-convertible-pricing-and-2025-notes-redemption.items-8.01-9.01.txt"
 MSTR_SEPT = "mstr-8k-2024-09-18-convertible-pricing-and-secured-notes-redemption.items-8.01-9.01.txt"
 MARA_SHELF = "mara-s3asr-2024-02-28-shelf-with-atm-prospectus.excerpt.txt"
+RIOT_10Q = "riot-10q-2025-06-30.cover-and-note-12-debt.trimmed.html"
+
+_root = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MINERWATCH_SHARED") or _root.parent / "shared")
 
 
 def _doc(name: str) -> str:
@@ -120,3 +127,30 @@ def test_a_shelf_without_an_at_the_market_amount_stays_other() -> None:
     base = text[text.index("PROSPECTUS\n") : text.index("[... excerpt")]
     info = analyse_filing(base, form="S-3ASR")
     assert info.kind == "other" and all(v is None for v in info.terms.values())
+
+
+@pytest.mark.parametrize("form", ["10-Q", "10-Q/A", None])
+def test_a_periodic_report_is_never_a_financing(form: str | None) -> None:
+    """RIOT's 10-Q: its Note 12 describes the 0.75% 2030 Notes and a $200M Coinbase credit facility,
+    and today's code read it as "$50M convertible notes, 0.75%, secured"."""
+    doc = _doc(RIOT_10Q)
+    info = analyse_filing(doc, form=form)
+    assert info.kind == "other"
+    assert info.to_json()["terms"] == dict.fromkeys(TERM_NAMES)
+    assert (
+        analyse_filing(doc, form=form, exhibits=[_doc(MSTR_JUNE)]).kind == "other"
+    )  # whatever comes with it
+
+
+@pytest.mark.parametrize(
+    ("name", "form"),
+    [("riot-10k-2024-12-31.html", "10-K"), ("riot-10q-2025-06-30.html", "10-Q")],
+)
+def test_the_full_shared_periodic_reports_are_never_a_financing(name: str, form: str) -> None:
+    path = SHARED / "ledger" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found (set MINERWATCH_SHARED to the shared folder)")
+    doc = path.read_text(encoding="utf-8")
+    for info in (analyse_filing(doc), analyse_filing(doc, form=form)):
+        assert info.kind == "other" and info.kind not in FINANCING_KINDS
+        assert all(v is None for v in info.terms.values())

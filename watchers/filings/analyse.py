@@ -34,6 +34,7 @@ from watchers.filings.model import TERM_NAMES, FilingInfo
 from watchers.filings.terms import _atm_program_amount, _extract
 from watchers.filings.text import _body, _strip_forward_looking, html_to_text, items_in_text
 
+PERIODIC_FORMS = ("10-Q", "10-K", "20-F", "40-F")
 SHELF_FORMS = ("S-3", "F-3")  # with S-3ASR, F-3ASR and amendments
 
 
@@ -50,6 +51,10 @@ def analyse_filing(
     text = html_to_text(document)
     exhibit_texts = [html_to_text(e) for e in exhibits if e]
     form_u = (form or _form_in_text(text) or "").upper().strip()
+    if form_u.startswith(PERIODIC_FORMS):
+        # A 10-Q/10-K/20-F/40-F reports the period: its debt notes describe instruments that
+        # exist, never a new financing, and no term of theirs is announced as one.
+        return FilingInfo("other", dict.fromkeys(TERM_NAMES))
     if form_u.startswith(SHELF_FORMS):
         # A shelf that carries an at-the-market prospectus is an equity offering of the program's
         # size, wherever in the document that prospectus stands (usually after the base prospectus).
@@ -83,10 +88,20 @@ def _norm_item(item: str) -> str:
 
 
 def _form_in_text(text: str) -> str | None:
+    # A periodic report's cover names its form and then the report it is ("FORM 10-Q ☒ QUARTERLY
+    # REPORT PURSUANT TO SECTION 13 OR 15(d)"); an 8-K or press release only cites "Form 10-K".
+    m = re.search(
+        r"\bFORM\s+(10-K|10-Q|20-F|40-F)(?:/A)?\b.{0,300}?\b(?:ANNUAL|QUARTERLY|TRANSITION)\s+REPORT\s+"
+        r"PURSUANT\s+TO\s+SECTION\s+1[35]",
+        text[:5000],
+        re.I,
+    )
+    if m:
+        return m.group(1)
     m = re.search(r"\bFORM\s+(8-K(?:/A)?|6-K|424B\d|S-3|F-3)\b", text[:3000], re.I)
     if m:
         return m.group(1)
-    m = re.match(r"\s*(424B\d|8-K|6-K|FWP|S-3ASR|F-3ASR|S-3|F-3)\b", text)
+    m = re.match(r"\s*(424B\d|8-K|6-K|FWP|S-3ASR|F-3ASR|S-3|F-3|10-K|10-Q|20-F|40-F)\b", text)
     if m:
         return m.group(1)
     m = re.search(r"\bPursuant\s+to\s+Rule\s+424\s*\(b\)\s*\((\d)\)", text[:3000], re.I)
