@@ -73,8 +73,10 @@ def analyse_filing(
     source = _strip_forward_looking(body)
     if subject is not None and subject.text and subject.text not in source:
         subject = None
-    if subject is not None:
-        # re-anchor the subject in the text the terms are read from
+    if subject is not None and source[subject.start : subject.end] != subject.text:
+        # re-anchor the subject in the text the terms are read from (it was found in an exhibit);
+        # a subject found in the body is already in place: the first "senior notes" of the text
+        # may be part of an older "convertible senior notes due 2026"
         pos = source.find(subject.text)
         subject = _Hit(subject.kind, pos, pos + len(subject.text), subject.text)
     combined = " ".join([source, *(_strip_forward_looking(e) for e in exhibit_texts)])

@@ -96,9 +96,11 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _KIND_RE = dict(_KIND_PATTERNS)
 
+# Up to 25 characters between the word and the instrument, within one sentence: a decimal point in a
+# coupon ("its outstanding 0.750% Convertible Senior Notes") does not end it.
 _EXISTING_RE = re.compile(
     r"\b(?:existing|outstanding|previously\s+issued|repurchase[sd]?|repurchasing|exchange\s+for|"
-    r"redeem(?:ed)?|retire|prior)\b[^.$]{0,25}$",
+    r"redeem(?:ed)?|retire|prior)\b(?:[^.$]|(?<=\d)\.(?=\d)){0,25}$",
     re.I,
 )
 
