@@ -7,11 +7,15 @@ Input is the primary document of a filing (HTML or text), optionally its press-r
 
 How it decides, in short:
 
+* A periodic report (10-Q, 10-K, 20-F, 40-F) is "other", whatever its debt notes say: it
+  describes instruments that exist, never a new financing.
 * 8-K items first: a filing whose items are only officer changes, votes, earnings (2.02) and the
   like can never be a financing (an item-only 8-K with 5.02 stays "other" whatever dollar amounts
   the compensation tables hold). Financings come with 1.01, 2.03, 3.02, 7.01 or 8.01.
-* Offering documents (424B*, FWP) are classified by the security on their cover page, shelf
-  registrations (S-3/F-3) likewise, and a mixed shelf with no specific security is "other".
+* A shelf registration (S-3, S-3ASR, F-3) that carries an at-the-market prospectus is an equity
+  offering of the amount its ATM wording states, wherever that stands in the document.
+* Offering documents (424B*, FWP) are classified by the security on their cover page, other
+  shelf registrations likewise, and a mixed shelf with no specific security is "other".
 * Otherwise the *subject* of the document decides: the earliest instrument phrase in the body
   ("0.00% convertible senior notes due 2030", "term loan", "at-the-market", "Reports Second
   Quarter Results", "Bitcoin Production ... Update"), ignoring phrases about existing instruments
@@ -21,6 +25,8 @@ How it decides, in short:
   "X% ... notes" or "bear interest at a rate of X%" ("will not bear regular interest" is 0%), a
   principal from "aggregate principal amount", the priced size preferred over the launch size
   (the launch size then becomes ``upsized_from_usd``), the greenshoe from the option sentence.
+  Coupon, maturity, security and conversion terms are read only where the text is about the new
+  instrument (:mod:`watchers.filings.instruments`): not from the notes it redeems or repurchases.
 """
 
 from __future__ import annotations
