@@ -124,8 +124,8 @@ def cmd_check(settings: Settings, path: str | None) -> int:
 
 
 def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
-    from watchers.edgar import fetch_filing_document
-    from watchers.filing_terms import analyse_filing
+    from watchers.filings.analyse import analyse_filing
+    from watchers.filings.client import fetch_filing_document
 
     if document.startswith(("http://", "https://")):
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.services import ScheduledWatcher
 from bot.settings import Settings
-from watchers.edgar import FilingsWatcher
 from watchers.ercot import PowerWatcher
+from watchers.filings.watcher import FilingsWatcher
 from watchers.network import NetworkWatcher
 from watchers.quotes import QuotesWatcher
 

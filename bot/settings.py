@@ -31,8 +31,8 @@ from pydantic_settings import (
 
 from rules.durations import Duration
 from watchers.bitcoind import BitcoindSourceConfig
-from watchers.edgar import EdgarSourceConfig, FilingsWatcherConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
+from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
 from watchers.price import PriceSourceConfig

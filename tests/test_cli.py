@@ -171,11 +171,17 @@ async def test_once_exits_1_when_a_source_fails(tmp_path):
 
 
 LABELS = json.loads((FIX / "filings/LABELS.json").read_text(encoding="utf-8"))
+# and the real documents of issue 12 item 6 (a shelf with an ATM, old notes redeemed, a 10-Q)
+UNSEEN = [
+    {**lab, "file": f"unseen/{lab['file']}"}
+    for lab in json.loads((FIX / "filings/unseen/LABELS.json").read_text(encoding="utf-8"))
+]
 
 
-@pytest.mark.parametrize("label", LABELS, ids=[lab["file"] for lab in LABELS])
+@pytest.mark.parametrize("label", LABELS + UNSEEN, ids=[lab["file"] for lab in LABELS + UNSEEN])
 async def test_filing_command_reads_each_labelled_document(tmp_path, label):
-    """`python -m bot filing PATH --json` prints the kind and terms LABELS.json records."""
+    """`python -m bot filing PATH --json` prints the kind and terms LABELS.json records; pointed at
+    a 10-Q it prints "other" and no term, whatever the report's debt notes say."""
     cfg = write_config(tmp_path / "c.toml", LOOPBACK_SOURCES)
     doc = FIX / "filings" / label["file"]
     code, out, err = await run_cli("filing", str(doc), "--json", "--config", str(cfg), cwd=tmp_path)

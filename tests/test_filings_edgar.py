@@ -26,20 +26,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from watchers.base import PollContext, SourceError
-from watchers.edgar import (
-    EdgarConfigError,
-    EdgarSourceConfig,
-    FilingsWatcher,
-    FilingsWatcherConfig,
-    edgar_get,
-    fetch_filing_document,
+from watchers.filings.client import edgar_get, fetch_filing_document
+from watchers.filings.config import EdgarConfigError, EdgarSourceConfig, FilingsWatcherConfig
+from watchers.filings.model import EASTERN
+from watchers.filings.parse import (
     form_matches,
     parse_company_tickers,
     parse_feed,
     parse_index,
     parse_submissions,
 )
-from watchers.filing_terms import EASTERN
+from watchers.filings.watcher import FilingsWatcher
 
 FIX = Path(__file__).parent / "fixtures"
 EDGAR = FIX / "edgar"

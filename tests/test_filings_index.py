@@ -4,7 +4,7 @@ XBRL links, and press releases that can be read as text."""
 
 from __future__ import annotations
 
-from watchers.edgar import parse_index
+from watchers.filings.parse import parse_index
 
 FOLDER = "https://www.sec.gov/Archives/edgar/data/1507605/000149315224046451"
 INDEX = """<html><body><div id="formDiv">
