@@ -37,6 +37,8 @@ MIN_PROJECTION_WINDOW = 504
 # Cached getblockstats within this many blocks of the tip are fetched again (reorg safety).
 REFETCH_DEPTH = 6
 MAX_HEADER_LAG = 2  # blocks behind the best header still counted as in sync
+# The largest answer is the getblockstats batch: at most 2016 results of ~150 bytes.
+MAX_BYTES = 8 * 1024 * 1024
 
 
 class BitcoindSourceConfig(BaseModel):
@@ -95,6 +97,7 @@ class BitcoindRpc:
             data=json.dumps(body),
             headers={"Content-Type": "text/plain", **self._auth()},
             timeout_s=self.cfg.timeout_s,
+            max_bytes=MAX_BYTES,
         )
         status = resp.status
         if status in (401, 403):

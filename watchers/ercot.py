@@ -50,6 +50,10 @@ REPORT_TYPE_ID = "12301"  # NP6-905-CD, real-time settlement point prices, 15-mi
 LISTING_PATH = "/misapp/servlets/IceDocListJsonWS"
 DOWNLOAD_PATH = "/misdownload/servlets/mirDownload"
 
+# Largest answers read: the listing (a few days of documents, ~2 MB at most) and one zipped CSV
+# (a real one is ~10 kB; ercot_csv refuses a CSV over 5 MB anyway).
+MAX_LISTING_BYTES = 16 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FIRST_POLL_DOCS = 4  # documents fetched when there is no state yet
 MAX_DOCS_PER_POLL = 8  # catch-up cap after an outage; never hundreds of files
 WINDOW = timedelta(hours=24)  # 96 intervals
@@ -240,6 +244,7 @@ class PowerWatcher:
             source=SOURCE,
             params={"reportTypeId": REPORT_TYPE_ID},
             timeout_s=self.source.timeout_s,
+            max_bytes=MAX_LISTING_BYTES,
         )
         docs = [d for d in parse_listing(payload) if not d.is_xml]
         if not docs:
@@ -255,6 +260,7 @@ class PowerWatcher:
                     source=SOURCE,
                     params={"doclookupId": doc.doc_id},
                     timeout_s=self.source.timeout_s,
+                    max_bytes=MAX_DOCUMENT_BYTES,
                 )
             except SourceError as err:
                 # Stop here: hammering a failing server is impolite. Not marked seen, so it is

@@ -20,6 +20,9 @@ from rules.durations import Duration
 from watchers.base import SourceError, fetch_json, fetch_text, require_number
 
 SOURCE = "mempool"
+# The largest mempool answer we read: the year of daily hashrates for the backfill is ~30 kB, every
+# other endpoint well under 10 kB. A bigger body is garbage (or an attack), refused unread.
+MAX_BYTES = 1024 * 1024
 EPOCH_BLOCKS = 2016
 # A projected change beyond this is not a projection but garbage (the docs example says +98 %; the
 # protocol clamps at [-75 %, +300 %] but no real epoch has come near ±100 %).
@@ -117,7 +120,11 @@ async def fetch_difficulty_adjustment(
     session: aiohttp.ClientSession, cfg: MempoolSourceConfig, *, now: datetime
 ) -> EpochInfo:
     payload = await fetch_json(
-        session, _url(cfg, "/api/v1/difficulty-adjustment"), source=SOURCE, timeout_s=cfg.timeout_s
+        session,
+        _url(cfg, "/api/v1/difficulty-adjustment"),
+        source=SOURCE,
+        timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     return parse_difficulty_adjustment(payload, now=now)
 
@@ -134,7 +141,11 @@ async def fetch_hashrate(session: aiohttp.ClientSession, cfg: MempoolSourceConfi
     Both are 0, not missing, when mempool's own Bitcoin Core is unreachable; the caller treats
     0 as unknown. Large hashrates arrive as long integers or in exponent form: read as float."""
     payload = await fetch_json(
-        session, _url(cfg, "/api/v1/mining/hashrate/3d"), source=SOURCE, timeout_s=cfg.timeout_s
+        session,
+        _url(cfg, "/api/v1/mining/hashrate/3d"),
+        source=SOURCE,
+        timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     difficulty = require_number(payload, "currentDifficulty", source=SOURCE)
     hashrate = require_number(payload, "currentHashrate", source=SOURCE)
@@ -146,7 +157,13 @@ async def fetch_hashrate(session: aiohttp.ClientSession, cfg: MempoolSourceConfi
 async def fetch_tip_height(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> int:
     """``/api/blocks/tip/height``: a plain-text integer, no newline."""
     text = (
-        await fetch_text(session, _url(cfg, "/api/blocks/tip/height"), source=SOURCE, timeout_s=cfg.timeout_s)
+        await fetch_text(
+            session,
+            _url(cfg, "/api/blocks/tip/height"),
+            source=SOURCE,
+            timeout_s=cfg.timeout_s,
+            max_bytes=MAX_BYTES,
+        )
     ).strip()
     if not text.isdigit():
         shown = "an HTML page" if text.startswith("<") else repr(text[:40])
@@ -176,6 +193,7 @@ async def fetch_reward_stats(
         _url(cfg, f"/api/v1/mining/reward-stats/{block_count}"),
         source=SOURCE,
         timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     start = _require_int(payload, "startBlock", source=SOURCE)
     end = _require_int(payload, "endBlock", source=SOURCE)
@@ -195,7 +213,9 @@ async def fetch_price_usd(
 
     A currency without a feed is -1, and on a feed outage the last good prices keep being
     served, so ``time`` (unix s) older than ``price_max_age`` is a stale price."""
-    payload = await fetch_json(session, _url(cfg, "/api/v1/prices"), source=SOURCE, timeout_s=cfg.timeout_s)
+    payload = await fetch_json(
+        session, _url(cfg, "/api/v1/prices"), source=SOURCE, timeout_s=cfg.timeout_s, max_bytes=MAX_BYTES
+    )
     price = require_number(payload, "USD", source=SOURCE)
     at = require_number(payload, "time", source=SOURCE)
     if price <= 0:

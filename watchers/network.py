@@ -53,6 +53,9 @@ from watchers.mempool import (
     fetch_reward_stats,
     fetch_tip_height,
 )
+from watchers.mempool import (
+    MAX_BYTES as MEMPOOL_MAX_BYTES,
+)
 from watchers.price import PriceSourceConfig, fetch_coinbase, fetch_kraken
 
 logger = logging.getLogger(__name__)
@@ -414,6 +417,7 @@ async def backfill(
         base + "/api/v1/mining/difficulty-adjustments/1y",
         source=source,
         timeout_s=mempool_cfg.timeout_s,
+        max_bytes=MEMPOOL_MAX_BYTES,
     )
     if not isinstance(rows, list):
         raise SourceError(source, "difficulty-adjustments is not a list")
@@ -430,7 +434,11 @@ async def backfill(
             raise SourceError(source, f"difficulty-adjustments row {row!r} is out of range")
         out.append(Observation("difficulty", difficulty / 1e12, datetime.fromtimestamp(ts, UTC), source))
     history = await fetch_json(
-        session, base + "/api/v1/mining/hashrate/1y", source=source, timeout_s=mempool_cfg.timeout_s
+        session,
+        base + "/api/v1/mining/hashrate/1y",
+        source=source,
+        timeout_s=mempool_cfg.timeout_s,
+        max_bytes=MEMPOOL_MAX_BYTES,
     )
     daily = history.get("hashrates") if isinstance(history, dict) else None
     if not isinstance(daily, list):
