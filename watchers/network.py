@@ -11,7 +11,7 @@ A source that times out, cannot be reached or answers 429 is not asked again wit
 poll (a dead mempool would otherwise cost one timeout per endpoint, and a rate-limited one
 would only get angrier). Garbage in one endpoint does not stop the others being asked.
 
-Sanity bounds: difficulty or price <= 0, a projection beyond ±100 %, or difficulty/price moving
+Sanity bounds: difficulty or price <= 0, a projection outside -75..+300 %, or difficulty/price moving
 more than 50 % since the last accepted value are rejected (the next source is tried). A jump
 that three consecutive polls agree on (within 5 %) is accepted as real, so one bad value can
 never lock the watcher out for good.
