@@ -24,6 +24,7 @@ SOURCE = "mempool"
 # other endpoint well under 10 kB. A bigger body is garbage (or an attack), refused unread.
 MAX_BYTES = 1024 * 1024
 EPOCH_BLOCKS = 2016
+MAX_HEIGHT_DIGITS = 9  # block 1e9 is ~19,000 years away
 # The protocol clamps a retarget to x1/4..x4; mempool clamps its projection the same way (so does
 # the node path), so a value outside is garbage. Mainnet never came near, testnet and signet do.
 RETARGET_MIN_PCT, RETARGET_MAX_PCT = -75.0, 300.0
@@ -125,17 +126,9 @@ async def fetch_difficulty_adjustment(
     return parse_difficulty_adjustment(payload, now=now)
 
 
-@dataclass(frozen=True, slots=True)
-class HashrateInfo:
-    difficulty: float  # raw difficulty (0 = mempool's node unreachable)
-    hashrate_hs: float  # H/s over 1008 blocks (0 = unknown)
-
-
-async def fetch_hashrate(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> HashrateInfo:
-    """``/api/v1/mining/hashrate/3d``: ``currentDifficulty`` and ``currentHashrate`` (H/s).
-
-    Both are 0, not missing, when mempool's own Bitcoin Core is unreachable; the caller treats
-    0 as unknown. Large hashrates arrive as long integers or in exponent form: read as float."""
+async def fetch_hashrate_3d(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> Mapping[str, Any]:
+    """``/api/v1/mining/hashrate/3d``, undecoded beyond JSON: its two fields are read one by one
+    with :func:`hashrate_field`, so a garbage difficulty does not cost the hashrate too."""
     payload = await fetch_json(
         session,
         _url(cfg, "/api/v1/mining/hashrate/3d"),
@@ -143,11 +136,20 @@ async def fetch_hashrate(session: aiohttp.ClientSession, cfg: MempoolSourceConfi
         timeout_s=cfg.timeout_s,
         max_bytes=MAX_BYTES,
     )
-    difficulty = require_number(payload, "currentDifficulty", source=SOURCE)
-    hashrate = require_number(payload, "currentHashrate", source=SOURCE)
-    if difficulty < 0 or hashrate < 0:
-        raise SourceError(SOURCE, "currentDifficulty/currentHashrate is negative")
-    return HashrateInfo(difficulty=difficulty, hashrate_hs=hashrate)
+    if not isinstance(payload, Mapping):
+        raise SourceError(SOURCE, f"hashrate/3d is a {type(payload).__name__}, not an object")
+    return payload
+
+
+def hashrate_field(payload: Mapping[str, Any], key: str) -> float:
+    """``currentDifficulty`` (raw) or ``currentHashrate`` (H/s) of a hashrate/3d answer.
+
+    Both are 0, not missing, when mempool's own Bitcoin Core is unreachable; the caller treats
+    0 as unknown. Large hashrates arrive as long integers or in exponent form: read as float."""
+    value = require_number(payload, key, source=SOURCE)
+    if value < 0:
+        raise SourceError(SOURCE, f"{key} {value:g} is negative")
+    return value
 
 
 async def fetch_tip_height(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> int:
@@ -161,9 +163,11 @@ async def fetch_tip_height(session: aiohttp.ClientSession, cfg: MempoolSourceCon
             max_bytes=MAX_BYTES,
         )
     ).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() is True, int("²") raises
         shown = "an HTML page" if text.startswith("<") else repr(text[:40])
         raise SourceError(SOURCE, f"tip height is {shown}, not a whole number")
+    if len(text) > MAX_HEIGHT_DIGITS:  # int() of 4,300+ digits raises outside any SourceError
+        raise SourceError(SOURCE, f"tip height is a {len(text)}-digit number, not a block height")
     height = int(text)
     if height <= 0:
         raise SourceError(SOURCE, f"tip height {height} is not positive")
