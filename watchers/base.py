@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
+from rules.catalogue import MAX_CLOCK_SKEW_S, implausible
 from rules.data import Event, Observation
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -274,3 +275,19 @@ def require_number(payload: Mapping[str, Any], key: str, *, source: str) -> floa
     if value != value or value in (float("inf"), float("-inf")):
         raise SourceError(source, f"field {key!r} is not finite")
     return value
+
+
+def plausible(metric: str, value: float, *, source: str) -> float:
+    """``value`` if it can be a real ``metric`` (its catalogue bounds, rules/catalogue.py), else a
+    SourceError: on a fresh database there is no stored value for the jump guard to compare with."""
+    reason = implausible(metric, value)
+    if reason is not None:
+        raise SourceError(source, reason)
+    return value
+
+
+def not_in_future(at: datetime, now: datetime, *, source: str, what: str) -> datetime:
+    """``at`` unless it lies more than MAX_CLOCK_SKEW_S after ``now`` (a value stamped in 2100)."""
+    if (at - now).total_seconds() > MAX_CLOCK_SKEW_S:
+        raise SourceError(source, f"{what} {at.isoformat()} is in the future")
+    return at

@@ -38,6 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rules.catalogue import MAX_CLOCK_SKEW_S
 from rules.data import Observation
 from rules.durations import Duration
 from watchers.base import PollContext, PollResult, SourceError, fetch_bytes, fetch_json
@@ -273,6 +274,14 @@ class PowerWatcher:
             except SppCsvError as err:
                 logger.warning("ercot: %s rejected: %s", doc.label, err)
                 errors.append(f"{doc.label} rejected: {err}")
+                continue
+            future = [f for f in intervals if (f.end_utc - ctx.now).total_seconds() > MAX_CLOCK_SKEW_S]
+            if future:
+                # A price "for 2100" is a broken file, never the current price: rejected whole,
+                # and not marked seen, like any other rejected document.
+                errors.append(
+                    f"{doc.label} rejected: interval ending {_iso(future[0].end_utc)} is in the future"
+                )
                 continue
             for found in intervals:
                 if found.missing:

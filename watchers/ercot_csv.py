@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from rules.catalogue import POWER_PRICE_BOUNDS
+
 ERCOT_TZ = ZoneInfo("America/Chicago")
 INTERVAL = timedelta(minutes=15)
 
@@ -46,10 +48,9 @@ HEADER = (
     "DSTFlag",
 )
 
-# ERCOT's system-wide offer cap is $5,000/MWh and real-time adders can add to it; prices far
-# outside this band are a broken file, not a market event.
-PRICE_MIN = -10_000.0
-PRICE_MAX = 50_000.0
+# The power price bounds of the metric catalogue: ERCOT's system-wide offer cap is $5,000/MWh and
+# real-time adders can add to it; prices far outside this band are a broken file, not a market event.
+PRICE_MIN, PRICE_MAX = POWER_PRICE_BOUNDS
 
 # A real NP6-905-CD CSV is ~60 kB (800-950 rows). Anything far larger is not one.
 MAX_CSV_BYTES = 5_000_000

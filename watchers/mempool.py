@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.catalogue import MAX_CLOCK_SKEW_S
 from rules.durations import Duration
 from watchers.base import SourceError, fetch_json, fetch_text, require_number
 
@@ -32,6 +33,7 @@ RETARGET_MIN_PCT, RETARGET_MAX_PCT = -75.0, 300.0
 # interval being up to 4x the 10-minute target, plus a day of clock skew either side.
 _MAX_ETA_AHEAD_S = EPOCH_BLOCKS * 2400 + 86400
 _MAX_ETA_BEHIND_S = 86400
+_LAST_DATETIME_S = 253402300800  # 10000-01-01: datetime cannot show a later time
 
 
 class MempoolSourceConfig(BaseModel):
@@ -220,6 +222,9 @@ async def fetch_price_usd(
     at = require_number(payload, "time", source=SOURCE)
     if price <= 0:
         raise SourceError(SOURCE, f"USD price is {price:g} (no feed)")
+    if at - now.timestamp() > MAX_CLOCK_SKEW_S:  # stamped in 2100: not the current price
+        shown = datetime.fromtimestamp(at, UTC).isoformat() if at < _LAST_DATETIME_S else f"{at:g}"
+        raise SourceError(SOURCE, f"price time {shown} is in the future")
     age = now.timestamp() - at
     if age > cfg.price_max_age:
         raise SourceError(SOURCE, f"USD price is stale: {age / 60:.0f} min old")

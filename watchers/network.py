@@ -30,9 +30,11 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 from pydantic import BaseModel, ConfigDict
 
+from rules.catalogue import MAX_CLOCK_SKEW_S, implausible
 from rules.data import Event, Observation
 from rules.durations import Duration
-from watchers.base import PollContext, PollResult, SourceError, fetch_json, require_number
+from rules.hashprice import SATS_PER_BTC
+from watchers.base import PollContext, PollResult, SourceError, fetch_json, plausible, require_number
 from watchers.bitcoind import (
     BitcoindRpc,
     BitcoindSourceConfig,
@@ -268,7 +270,15 @@ class NetworkWatcher:
                 prices.append(_PriceOnly("coinbase", lambda: fetch_coinbase(ctx.session, self.price)))
 
         inputs = await _fetch_inputs(chain, prices, state, ctx.now.timestamp(), errors)
-        result = PollResult(observations=derive_metrics(inputs, ctx.now))
+        result = PollResult()
+        for obs in derive_metrics(inputs, ctx.now):
+            # Inputs were bounded as they were fetched; this keeps any value derived from them
+            # within its metric's bounds too, whatever a future metric computes.
+            reason = implausible(obs.metric, obs.value)
+            if reason is None:
+                result.observations.append(obs)
+            else:
+                errors.add(obs.metric, SourceError(obs.source, reason))
         result.errors = errors.as_dict()
         if not result.observations:
             summary = "; ".join(f"{s}: {m}" for s, m in result.errors.items()) or "no source configured"
@@ -293,20 +303,54 @@ async def _fetch_inputs(
 ) -> NetworkInputs:
     """Each input from the first source, in priority order, that serves it sanely."""
     return NetworkInputs(
-        epoch=await _first(chain, "epoch", lambda s: s.epoch(), errors),
+        epoch=await _first(chain, "epoch", lambda s: _plausible_epoch(s.name, s.epoch()), errors),
         difficulty=await _first(
             chain,
             "difficulty",
-            lambda s: _checked(s.name, "difficulty", s.difficulty(), state, now_s),
+            lambda s: _checked(
+                s.name, "difficulty", _bounded(s.name, "difficulty", s.difficulty(), 1e-12), state, now_s
+            ),
             errors,
         ),
-        hashrate=await _first(chain, "hashrate", lambda s: s.hashrate(), errors),
-        tip=await _first(chain, "tip height", lambda s: s.tip_height(), errors),
-        fees=await _first(chain, "fees", lambda s: s.fees(), errors),
+        hashrate=await _first(
+            chain, "hashrate", lambda s: _bounded(s.name, "hashrate", s.hashrate(), 1e-18), errors
+        ),
+        tip=await _first(chain, "tip height", lambda s: _bounded(s.name, "height", s.tip_height()), errors),
+        fees=await _first(chain, "fees", lambda s: _plausible_fees(s.name, s.fees()), errors),
         price=await _first(
-            prices, "price", lambda s: _checked(s.name, "price", s.price(), state, now_s), errors
+            prices,
+            "price",
+            lambda s: _checked(s.name, "price", _bounded(s.name, "price", s.price()), state, now_s),
+            errors,
         ),
     )
+
+
+N = TypeVar("N", int, float)
+
+
+async def _bounded(source: str, metric: str, pending: Awaitable[N], scale: float = 1.0) -> N:
+    """The value if ``value × scale`` (in the metric's catalogue unit) is within the metric's
+    absolute bounds; else a SourceError, so the next source is tried."""
+    value = await pending
+    plausible(metric, value * scale, source=source)
+    return value
+
+
+async def _plausible_epoch(source: str, pending: Awaitable[EpochInfo]) -> EpochInfo:
+    info = await pending
+    plausible("difficulty.next_change", info.next_change_pct, source=source)
+    plausible("difficulty.progress", info.progress_pct, source=source)
+    plausible("difficulty.blocks_left", info.blocks_left, source=source)
+    plausible("difficulty.retarget_eta", info.retarget_eta_s, source=source)
+    plausible("difficulty.last_change", info.last_change_pct, source=source)
+    return info
+
+
+async def _plausible_fees(source: str, pending: Awaitable[FeeStats]) -> FeeStats:
+    stats = await pending
+    plausible("fees", stats.avg_fees_sat / SATS_PER_BTC, source=source)
+    return stats
 
 
 async def _first(
@@ -394,7 +438,7 @@ async def backfill(
     first. Rows in the future or with non-positive values are garbage: SourceError."""
     base = mempool_cfg.base_url.rstrip("/")
     source = "mempool"
-    limit = now.timestamp() + 3600
+    limit = now.timestamp() + MAX_CLOCK_SKEW_S  # history from the future is garbage
     rows = await fetch_json(
         session,
         base + "/api/v1/mining/difficulty-adjustments/1y",
