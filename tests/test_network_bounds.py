@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from rules.catalogue import CATALOGUE, MAX_CLOCK_SKEW_S, implausible, lookup
+from tests.upstream import Route, serve_routes
 from watchers.base import PollContext, PollResult
 from watchers.ercot import ErcotSourceConfig, PowerWatcher, PowerWatcherConfig
 from watchers.mempool import MempoolSourceConfig
@@ -35,7 +36,7 @@ NOW = datetime(2024, 3, 31, 3, 18, tzinfo=UTC)  # capture time of the mempool pa
 PRICES = json.loads((MEMPOOL / "prices.mainnet-2024-03-31.json").read_text())
 HASHRATE = json.loads((MEMPOOL / "mining-hashrate-3d.assembled-mainnet-2024-03-31.json").read_text())
 
-Routes = dict[str, tuple[int, bytes, str]]
+Routes = dict[str, Route]
 Serve = Callable[[Routes], Awaitable[str]]
 
 
@@ -63,18 +64,7 @@ KRAKEN_PRICE = 73380.6
 
 @pytest.fixture
 async def serve(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Serve:
-    async def start(routes: Routes) -> str:
-        async def handler(request: web.Request) -> web.Response:
-            if request.path not in routes:
-                return web.Response(status=404)
-            status, body, ctype = routes[request.path]
-            return web.Response(status=status, body=body, content_type=ctype)
-
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", handler)
-        return str((await aiohttp_server(app)).make_url("")).rstrip("/")
-
-    return start
+    return lambda routes: serve_routes(aiohttp_server, routes)
 
 
 async def first_poll(url: str, price_sources: list[Any] | None = None) -> PollResult:

@@ -14,10 +14,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from rules import hashprice as hp
+from tests.upstream import Route, route_file, serve_routes
 from watchers import network
 from watchers.base import PollContext, PollResult
 from watchers.mempool import EpochInfo, FeeStats, MempoolSourceConfig
@@ -29,20 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MEMPOOL = FIXTURES / "mempool"
 NOW = datetime(2024, 3, 31, 3, 18, tzinfo=UTC)  # the capture time of the mempool payloads below
 
-Route = tuple[int, bytes, str]
-
-
-def f(folder: Path, name: str, status: int = 200) -> Route:
-    ctype = (
-        "text/html"
-        if name.endswith(".html")
-        else "text/plain"
-        if name.endswith(".txt")
-        else "application/json"
-    )
-    return status, (folder / name).read_bytes(), ctype
-
-
+f = route_file
 ROUTES: dict[str, Route] = {
     "/api/v1/difficulty-adjustment": f(MEMPOOL, "difficulty-adjustment.mainnet-2024-03-31.json"),
     "/api/v1/mining/hashrate/3d": f(MEMPOOL, "mining-hashrate-3d.assembled-mainnet-2024-03-31.json"),
@@ -60,18 +47,7 @@ D_2024 = 83126997340024.61  # currentDifficulty of the hashrate fixture
 async def serve(
     aiohttp_server: Callable[..., Awaitable[TestServer]],
 ) -> Callable[[dict[str, Route]], Awaitable[str]]:
-    async def start(routes: dict[str, Route]) -> str:
-        async def handler(request: web.Request) -> web.Response:
-            if request.path not in routes:
-                return web.Response(status=404)
-            status, body, ctype = routes[request.path]
-            return web.Response(status=status, body=body, content_type=ctype)
-
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", handler)
-        return str((await aiohttp_server(app)).make_url("")).rstrip("/")
-
-    return start
+    return lambda routes: serve_routes(aiohttp_server, routes)
 
 
 async def poll(url: str) -> PollResult:
