@@ -8,6 +8,7 @@ prices in USD/MWh). Pure: no I/O.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -22,6 +23,19 @@ class MetricInfo:
     scope: str  # "network" | "power" | "stock" | "chat" (per-chat derived, needs /fleet)
     decimals: int
     signed: bool = False  # show a "+" on positive values (changes, margins)
+    # Absolute plausibility bounds (inclusive, in ``unit``) of a value a source states: outside is
+    # garbage, whatever was stored before (the jump guard needs a stored value; these do not). None
+    # for values derived from bounded inputs (hashprice) and for per-chat values.
+    bounds: tuple[float, float] | None = None
+
+
+# Sources may stamp a value this far in the future (clock skew); later is garbage.
+MAX_CLOCK_SKEW_S = 300
+GENESIS_TIME = 1231006505.0  # block 0, 2009-01-03
+YEAR_2100 = 4102444800.0
+# ERCOT's system-wide offer cap is $5,000/MWh and real-time adders add to it; prices far outside
+# this band are a broken file, not a market event.
+POWER_PRICE_BOUNDS = (-10_000.0, 50_000.0)
 
 
 # ERCOT settlement points we know (data-sources.md): trading hubs and load zones, lower case.
@@ -62,7 +76,13 @@ STOCK_TICKERS: tuple[str, ...] = (
 
 _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(
-        "difficulty", "T", "Difficulty", "Current network difficulty, in T (difficulty / 1e12)", "network", 2
+        "difficulty",
+        "T",
+        "Difficulty",
+        "Current network difficulty, in T (difficulty / 1e12)",
+        "network",
+        2,
+        bounds=(1e-24, 1e7),  # any positive difficulty (regtest's is 4.7e-22 T) up to ~100,000x 2024's
     ),
     MetricInfo(
         "difficulty.next_change",
@@ -72,6 +92,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "network",
         2,
         signed=True,
+        bounds=(-75.0, 300.0),  # the protocol's retarget clamp
     ),
     MetricInfo(
         "difficulty.progress",
@@ -80,6 +101,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "Share of the current 2016-block difficulty epoch already mined",
         "network",
         1,
+        bounds=(0.0, 100.0),
     ),
     MetricInfo(
         "difficulty.blocks_left",
@@ -88,6 +110,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "Blocks left until the next difficulty adjustment",
         "network",
         0,
+        bounds=(1.0, 2016.0),
     ),
     MetricInfo(
         "difficulty.retarget_eta",
@@ -96,6 +119,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "Estimated time of the next difficulty adjustment (now + blocks left × recent block time)",
         "network",
         0,
+        bounds=(GENESIS_TIME, YEAR_2100),
     ),
     MetricInfo(
         "difficulty.last_change",
@@ -105,11 +129,26 @@ _BASE: tuple[MetricInfo, ...] = (
         "network",
         2,
         signed=True,
+        bounds=(-75.0, 300.0),
     ),
     MetricInfo(
-        "hashrate", "EH/s", "Network hashrate", "Estimated network hashrate (recent blocks)", "network", 1
+        "hashrate",
+        "EH/s",
+        "Network hashrate",
+        "Estimated network hashrate (recent blocks)",
+        "network",
+        1,
+        bounds=(0.0, 1e6),  # ~1,000x 2025's
     ),
-    MetricInfo("price", "USD", "Bitcoin price", "Spot BTC price in US dollars", "network", 0),
+    MetricInfo(
+        "price",
+        "USD",
+        "Bitcoin price",
+        "Spot BTC price in US dollars",
+        "network",
+        0,
+        bounds=(100.0, 1e8),  # below $100 last in 2013; 1e8 is ~1,000x 2025's
+    ),
     MetricInfo(
         "fees",
         "BTC",
@@ -117,6 +156,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "Average transaction fees per block over the last 144 blocks",
         "network",
         4,
+        bounds=(0.0, 100.0),  # a 144-block average; the highest day ever was a few BTC
     ),
     MetricInfo(
         "fee_share",
@@ -125,10 +165,25 @@ _BASE: tuple[MetricInfo, ...] = (
         "fees / (fees + subsidy) × 100 over the last 144 blocks",
         "network",
         2,
+        bounds=(0.0, 100.0),
     ),
-    MetricInfo("height", "blocks", "Block height", "Height of the chain tip", "network", 0),
     MetricInfo(
-        "subsidy", "BTC", "Block subsidy", "Current block subsidy (halves every 210,000 blocks)", "network", 8
+        "height",
+        "blocks",
+        "Block height",
+        "Height of the chain tip",
+        "network",
+        0,
+        bounds=(0.0, 1e8),  # testnet3 passed 4 million; 1e8 blocks is ~1,900 years of mainnet
+    ),
+    MetricInfo(
+        "subsidy",
+        "BTC",
+        "Block subsidy",
+        "Current block subsidy (halves every 210,000 blocks)",
+        "network",
+        8,
+        bounds=(0.0, 50.0),
     ),
     MetricInfo(
         "hashprice",
@@ -202,6 +257,7 @@ def _power_info(point: str, series: str) -> MetricInfo:
         description=f"{desc_part} at ERCOT {point.upper()}",
         scope="power",
         decimals=2,
+        bounds=POWER_PRICE_BOUNDS,
     )
 
 
@@ -224,6 +280,22 @@ CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
+
+
+def implausible(metric: str, value: float) -> str | None:
+    """Why ``value`` cannot be a real ``metric`` (one line), or None when it is within the metric's
+    bounds or the metric has none. Any ``power.<point>`` series, catalogued or not, has the power
+    price bounds."""
+    if not math.isfinite(value):
+        return f"{metric} {value:g} is not a finite number"
+    info = lookup(metric)
+    bounds = info.bounds if info is not None else POWER_PRICE_BOUNDS if POWER_NAME.match(metric) else None
+    if bounds is None or bounds[0] <= value <= bounds[1]:
+        return None
+    unit = info.unit if info is not None else "USD/MWh"
+    shown = f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+    return f"{metric} {shown} is outside the plausible {bounds[0]:g}..{bounds[1]:g} {unit}"
+
 
 POWER_NAME = re.compile(r"^power\.([a-z][a-z0-9_]*)(?:\.(avg1h|avg24h|max24h))?$")
 STOCK_NAME = re.compile(r"^stock\.([a-z][a-z0-9]*)$")

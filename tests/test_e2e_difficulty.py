@@ -175,10 +175,10 @@ async def test_garbage_from_source_never_alerts(tmp_path, tg, mempool, status, b
     [
         {"difficultyChange": None},
         {"difficultyChange": "five"},
-        {"difficultyChange": 250.0},
+        {"difficultyChange": 350.0},  # beyond the protocol's +300 %
         {"remainingBlocks": None},
     ],
-    ids=["null", "text", "beyond-100pct", "null-blocks"],
+    ids=["null", "text", "beyond-300pct", "null-blocks"],
 )
 async def test_garbage_fields_never_alert(tmp_path, tg, mempool, bad):
     clock = FakeClock()

@@ -146,12 +146,24 @@ async def test_garbage_is_a_source_error(serve: Serve, routes: dict, message: st
     assert message in info.value.message
 
 
-async def test_projection_beyond_100_percent_is_rejected(serve: Serve) -> None:
+async def test_projection_outside_the_protocol_range_is_rejected(serve: Serve) -> None:
+    body = (MEMPOOL / "difficulty-adjustment.mainnet-2024-03-31.json").read_text()
+    body = body.replace('"difficultyChange": 5.914788959658535', '"difficultyChange": 340.5')
+    url = await serve({DA: (200, body.encode(), "application/json")})
+    with pytest.raises(
+        SourceError, match=r"difficultyChange \+340.50% is outside the protocol's -75%..\+300%"
+    ):
+        await poll_difficulty(url)
+
+
+async def test_a_testnet_projection_beyond_100_percent_is_kept(serve: Serve) -> None:
+    # mempool clamps to the protocol's range itself; on testnet and signet +140 % is real.
     body = (MEMPOOL / "difficulty-adjustment.mainnet-2024-03-31.json").read_text()
     body = body.replace('"difficultyChange": 5.914788959658535', '"difficultyChange": 140.5')
     url = await serve({DA: (200, body.encode(), "application/json")})
-    with pytest.raises(SourceError, match=r"difficultyChange \+140.50% is beyond ±100%"):
-        await poll_difficulty(url)
+    got = await poll_difficulty(url)
+    assert got["difficulty.next_change"] == 140.5
+    assert got["difficulty.blocks_left"] == 1606
 
 
 async def test_stale_docs_example_with_seconds_instead_of_ms_is_rejected(serve: Serve) -> None:

@@ -80,7 +80,6 @@ def test_fall_back_hour_two_gives_two_distinct_instants() -> None:
 @pytest.mark.parametrize(
     ("day", "hour", "interval", "dst", "message"),
     [
-        (date(2024, 3, 10), 3, 1, False, "does not exist"),  # the spring-forward gap
         (date(2024, 5, 1), 2, 1, True, "not a repeated time"),  # DSTFlag Y outside the fall-back hour
         (date(2024, 11, 3), 3, 1, True, "not a repeated time"),
         (date(2024, 5, 1), 0, 1, False, "outside 1-24"),
@@ -92,6 +91,19 @@ def test_fall_back_hour_two_gives_two_distinct_instants() -> None:
 def test_interval_bounds_rejects(day: date, hour: int, interval: int, dst: bool, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         interval_bounds(day, hour, interval, dst)
+
+
+@pytest.mark.parametrize("interval", [1, 2, 3, 4])
+def test_spring_forward_hour_ending_3_is_read_like_gridstatus(interval: int) -> None:
+    """On the spring-forward day ERCOT may label the hour 01:00-02:00 CST by the wall clock at its
+    end, 03:00 CDT: hour ending 3, whose start (02:00) does not exist. gridstatus's ``parse_doc``
+    reads such a label by shifting it an hour forward, localising, and shifting back; so do we,
+    and it is the same instant as hour ending 2 of the other labelling."""
+    day = date(2024, 3, 10)
+    start, end = interval_bounds(day, 3, interval, False)
+    assert start == utc(2024, 3, 10, 7, 15 * (interval - 1))  # 01:xx CST
+    assert end - start == timedelta(minutes=15)
+    assert (start, end) == interval_bounds(day, 2, interval, False)
 
 
 def test_a_whole_year_of_intervals_is_contiguous_in_utc() -> None:
@@ -114,6 +126,13 @@ def test_a_whole_year_of_intervals_is_contiguous_in_utc() -> None:
         assert end == next_start
     assert bounds[0][0] == utc(2024, 1, 1, 6, 0)
     assert bounds[-1][1] == utc(2025, 1, 1, 6, 0)
+    # The other labelling of the spring-forward day (hour ending 2 missing, 3 present) tiles the
+    # same instants.
+    other = [
+        (day, 3 if (day, hour) == (date(2024, 3, 10), 2) else hour, interval, dst)
+        for day, hour, interval, dst in labels
+    ]
+    assert [interval_bounds(*label) for label in other] == bounds
 
 
 # --- parse_spp_csv -------------------------------------------------------------------------
@@ -237,7 +256,7 @@ def test_header_with_bom_and_padded_column_names_is_accepted() -> None:
         (HEADER_LINE + "\n05/22/2023,25,1,HB_WEST,HU,21.43,N", "outside 1-24"),
         (HEADER_LINE + "\n05/22/2023,22,3,HB_WEST,HU,21.43,X", "neither Y nor N"),
         (HEADER_LINE + "\n05/22/2023,22,3,,HU,21.43,N", "empty SettlementPointName"),
-        (HEADER_LINE + "\n03/10/2024,3,1,HB_WEST,HU,21.43,N", "does not exist"),
+        (HEADER_LINE + "\n03/10/2024,3,1,HB_WEST,HU,21.43,Y", "not a repeated time"),
     ],
 )
 def test_parse_rejects_the_whole_file(text: str, message: str) -> None:

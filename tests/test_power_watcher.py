@@ -520,8 +520,10 @@ async def test_ercot_unreachable(session: aiohttp.ClientSession) -> None:
 
 
 async def test_ercot_timeout(ercot: FakeErcot, session: aiohttp.ClientSession) -> None:
+    release = asyncio.Event()  # the handler hangs until the test is done, no real-clock sleep
+
     async def slow(request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(2)
+        await release.wait()
         return web.json_response({})
 
     app = web.Application()
@@ -537,6 +539,7 @@ async def test_ercot_timeout(ercot: FakeErcot, session: aiohttp.ClientSession) -
                 watcher_for(f"http://127.0.0.1:{port}", timeout_s=0.2), session, utc(2023, 5, 23, 3), {}
             )
     finally:
+        release.set()
         await runner.cleanup()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,17 +27,20 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from watchers.base import SourceError, request_bytes, require_number
-from watchers.mempool import EPOCH_BLOCKS, MAX_PROJECTION_PCT, EpochInfo, FeeStats
+from watchers.base import SourceError, loads_json, request_bytes, require_number
+from watchers.mempool import EPOCH_BLOCKS, RETARGET_MAX_PCT, RETARGET_MIN_PCT, EpochInfo, FeeStats
 
 SOURCE = "bitcoind"
 TARGET_BLOCK_S = 600
 HASHRATE_WINDOW_BLOCKS = 1008  # mempool's currentHashrate window (Core's default is 120)
-# Early in an epoch the projection uses the last 504 blocks (a quarter epoch), like mempool does.
-MIN_PROJECTION_WINDOW = 504
+# For the first 503 blocks of an epoch the projection reaches back to the block 503 below the tip
+# (mempool's quarter-epoch window; see project_epoch).
+QUARTER_EPOCH_BLOCKS = 503
 # Cached getblockstats within this many blocks of the tip are fetched again (reorg safety).
 REFETCH_DEPTH = 6
 MAX_HEADER_LAG = 2  # blocks behind the best header still counted as in sync
+# The largest answer is the getblockstats batch: at most 2016 results of ~150 bytes.
+MAX_BYTES = 8 * 1024 * 1024
 
 
 class BitcoindSourceConfig(BaseModel):
@@ -95,6 +99,7 @@ class BitcoindRpc:
             data=json.dumps(body),
             headers={"Content-Type": "text/plain", **self._auth()},
             timeout_s=self.cfg.timeout_s,
+            max_bytes=MAX_BYTES,
         )
         status = resp.status
         if status in (401, 403):
@@ -102,8 +107,8 @@ class BitcoindRpc:
                 SOURCE, f"HTTP {status}: authentication failed (check user/password or cookie_file)"
             )
         try:
-            return status, json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return status, loads_json(raw, source=SOURCE)
+        except SourceError as err:
             raise SourceError(SOURCE, f"HTTP {status}, answer is not JSON-RPC") from err
 
     def _request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
@@ -173,19 +178,76 @@ async def fetch_node_info(rpc: BitcoindRpc) -> NodeInfo:
     )
 
 
-async def fetch_epoch(rpc: BitcoindRpc, height: int, *, now: datetime) -> EpochInfo:
-    """The epoch the way mempool reports it, from block headers.
+def project_epoch(
+    height: int,
+    *,
+    epoch_start_time: float,
+    quarter_epoch_time: float,
+    tip_time: float,
+    now_s: int,
+    last_change_pct: float,
+) -> EpochInfo:
+    """The epoch as mempool reports it, from the times of three blocks. Pure.
 
-    Projection: the average interval over the blocks mined this epoch (at least the last 504
-    blocks, so the first days of an epoch are not noise) gives ``600 / avg - 1`` as the change,
-    and ``now + remaining × avg`` as the retarget time. Last change: current epoch difficulty
-    over the previous epoch's."""
+    A port of ``calcDifficultyAdjustment`` in mempool's backend/src/api/difficulty-adjustment.ts
+    (the quarter-epoch version; its test vectors are in backend/src/__tests__/api/
+    difficulty-adjustment.test.ts at mempool/mempool commit 14d8f67878e90ea6b8f473219b3d570217f4bfa2,
+    and tests/test_network_bitcoind_projection.py checks a port against them), so that failing over
+    between mempool and the node shows the same number:
+
+    * the first 503 blocks of an epoch: the window runs from the block 503 below the tip to *now*;
+      its part before the retarget was mined at the old difficulty, so it is scaled by the last
+      change (``× (1 + last_change / 100)``) and the span is spread over 504 intervals;
+    * afterwards: from the epoch's first block to now over ``mined + 1`` intervals, and at the last
+      block of the epoch to the tip's time over 2016 (the protocol measures 2015 intervals against a
+      2016-interval target);
+    * the change is clamped like the protocol's retarget (-75 % … +300 %) and the epoch is kept;
+    * ETA = now + blocks left × average interval (whole milliseconds, as mempool).
+
+    ``epoch_start_time`` is the time of the epoch's first block (height % 2016 == 0),
+    ``quarter_epoch_time`` the time of block ``height - 503``, ``now_s`` whole unix seconds."""
+    mined = height % EPOCH_BLOCKS
+    remaining = EPOCH_BLOCKS - mined
+    since_start = max(0.0, now_s - epoch_start_time)
+    if mined < QUARTER_EPOCH_BLOCKS:
+        before_retarget = (epoch_start_time - quarter_epoch_time) * (1 + last_change_pct / 100)
+        span = since_start + before_retarget
+        avg = span / QUARTER_EPOCH_BLOCKS
+        change = _change_pct(span, QUARTER_EPOCH_BLOCKS + 1)
+    else:
+        avg = since_start / mined
+        end = tip_time if mined == EPOCH_BLOCKS - 1 else now_s
+        change = _change_pct(end - epoch_start_time, mined + 1)
+    change = min(max(change, RETARGET_MIN_PCT), RETARGET_MAX_PCT)
+    avg_ms = math.floor(avg * 1000)
+    return EpochInfo(
+        progress_pct=mined / EPOCH_BLOCKS * 100,
+        next_change_pct=change,
+        blocks_left=remaining,
+        retarget_eta_s=(remaining * avg_ms + now_s * 1000) / 1000,
+        last_change_pct=last_change_pct,
+        next_retarget_height=height + remaining,
+    )
+
+
+def _change_pct(span_s: float, intervals: int) -> float:
+    """600 s over the average interval, minus one, in percent; an empty span is the +300 % cap
+    (in mempool's JavaScript 600 / 0 is Infinity, clamped the same way)."""
+    if span_s == 0:
+        return RETARGET_MAX_PCT
+    return (TARGET_BLOCK_S / (span_s / intervals) - 1) * 100
+
+
+async def fetch_epoch(rpc: BitcoindRpc, height: int, *, now: datetime) -> EpochInfo:
+    """The epoch from four block headers (one batch): the last block of the previous epoch and
+    the first of this one (their difficulties give the last change), the block 503 below the tip
+    and the tip. See :func:`project_epoch` for the arithmetic."""
     if height < EPOCH_BLOCKS:
         raise SourceError(SOURCE, f"height {height} is inside the first epoch")
     start = height - height % EPOCH_BLOCKS
-    mined = height - start
-    window = min(max(mined, MIN_PROJECTION_WINDOW), height)
-    heights = [start - 1, start, height - window, height]
+    # The block 503 below the tip only matters in the first 503 blocks of an epoch.
+    quarter = height - QUARTER_EPOCH_BLOCKS if height - start < QUARTER_EPOCH_BLOCKS else start
+    heights = [start - 1, start, quarter, height]
     hashes = await rpc.batch([("getblockhash", [h]) for h in heights])
     headers = await rpc.batch([("getblockheader", [h]) for h in hashes])
     for h, header in zip(heights, headers, strict=True):
@@ -193,25 +255,18 @@ async def fetch_epoch(rpc: BitcoindRpc, height: int, *, now: datetime) -> EpochI
             raise SourceError(SOURCE, f"getblockheader for height {h} answered another block")
     prev_difficulty = require_number(headers[0], "difficulty", source=SOURCE)
     difficulty = require_number(headers[1], "difficulty", source=SOURCE)
-    elapsed = require_number(headers[3], "time", source=SOURCE) - require_number(
-        headers[2], "time", source=SOURCE
-    )
-    if prev_difficulty <= 0 or elapsed <= 0:
+    # Block times need not increase (the protocol only bounds them by the median of the last 11),
+    # so their order is not checked; a time of 0 or less is garbage.
+    start_time, quarter_time, tip_time = (require_number(hd, "time", source=SOURCE) for hd in headers[1:])
+    if prev_difficulty <= 0 or difficulty <= 0 or min(start_time, quarter_time, tip_time) <= 0:
         raise SourceError(SOURCE, "block headers hold no usable difficulty or times")
-    avg = elapsed / window
-    remaining = EPOCH_BLOCKS - mined
-    change = (TARGET_BLOCK_S / avg - 1) * 100
-    if abs(change) > MAX_PROJECTION_PCT:
-        raise SourceError(
-            SOURCE, f"projected change {change:+.2f}% is beyond ±{MAX_PROJECTION_PCT:g}%: rejected"
-        )
-    return EpochInfo(
-        progress_pct=mined / EPOCH_BLOCKS * 100,
-        next_change_pct=change,
-        blocks_left=remaining,
-        retarget_eta_s=now.timestamp() + remaining * avg,
+    return project_epoch(
+        height,
+        epoch_start_time=start_time,
+        quarter_epoch_time=quarter_time,
+        tip_time=tip_time,
+        now_s=math.floor(now.timestamp()),
         last_change_pct=(difficulty / prev_difficulty - 1) * 100,
-        next_retarget_height=start + EPOCH_BLOCKS,
     )
 
 

@@ -12,6 +12,11 @@ published since the newest one already processed, at most 8 per poll (two hours 
 an outage; older gaps are not back-filled). ERCOT asks for at most three queries per publication
 interval, hence the 5-minute default.
 
+Publication times: ERCOT's UTC offset in ``PublishDate`` is wrong in summer (-06:00, gridstatus PR
+#468), so the wall-clock time is read as America/Chicago, the repeated autumn hour's second pass told
+by ERCOT's ``xhr`` file-name marker; around a clock change the cursor also looks 75 minutes back, so
+a repeated-hour document without the marker is read too (the seen DocIDs prevent double reads).
+
 Emitted metrics, all USD/MWh, all stamped with the END of the newest interval (the moment its
 price is final), in UTC:
 
@@ -38,6 +43,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rules.catalogue import MAX_CLOCK_SKEW_S
 from rules.data import Observation
 from rules.durations import Duration
 from watchers.base import PollContext, PollResult, SourceError, fetch_bytes, fetch_json
@@ -50,6 +56,10 @@ REPORT_TYPE_ID = "12301"  # NP6-905-CD, real-time settlement point prices, 15-mi
 LISTING_PATH = "/misapp/servlets/IceDocListJsonWS"
 DOWNLOAD_PATH = "/misdownload/servlets/mirDownload"
 
+# Largest answers read: the listing (a few days of documents, ~2 MB at most) and one zipped CSV
+# (a real one is ~10 kB; ercot_csv refuses a CSV over 5 MB anyway).
+MAX_LISTING_BYTES = 16 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FIRST_POLL_DOCS = 4  # documents fetched when there is no state yet
 MAX_DOCS_PER_POLL = 8  # catch-up cap after an outage; never hundreds of files
 WINDOW = timedelta(hours=24)  # 96 intervals
@@ -58,6 +68,9 @@ MIN_INTERVALS_1H = 3
 MIN_INTERVALS_24H = 88
 STALE_AFTER = timedelta(hours=1)  # newest interval older than this: the source is stale
 SEEN_KEEP = timedelta(hours=25)
+# Around a clock change the cursor also looks this far back: the hour a publication time can be
+# misread by (a repeated-hour document without ERCOT's xhr marker), plus one interval.
+CLOCK_CHANGE_SLACK = timedelta(minutes=75)
 MAX_SEEN = 400
 STATE_VERSION = 1
 
@@ -141,16 +154,21 @@ class ListedDocument:
         return f"document {self.doc_id} ({self.friendly_name or self.constructed_name or '?'})"
 
 
-def _parse_publish_date(raw: Any) -> datetime:
+def _parse_publish_date(raw: Any, names: str) -> datetime:
+    """A listing's PublishDate in UTC. ERCOT's UTC offset is not trusted: gridstatus's maintainers
+    found it sends -06:00 even in summer (gridstatus PR #468; grid-risk-sources.md §5), so the wall-
+    clock time is read as America/Chicago, as gridstatus's ``Ercot._get_documents`` does. In the
+    repeated hour of the autumn change ERCOT marks the second pass with ``xhr`` in the file names;
+    without the marker the first pass (CDT) is taken. A time in the spring gap cannot really occur
+    and is read with the offset before the change (it lands an hour later)."""
     if not isinstance(raw, str):
         raise ValueError(f"PublishDate {raw!r} is not a string")
     try:
-        when = datetime.fromisoformat(raw.strip())
+        wall = datetime.fromisoformat(raw.strip()).replace(tzinfo=None)
     except ValueError as err:
         raise ValueError(f"PublishDate {raw!r} is not an ISO time") from err
-    if when.tzinfo is None:  # ERCOT sends an offset; a bare time is US/Central
-        when = when.replace(tzinfo=ERCOT_TZ)
-    return when.astimezone(UTC)
+    second_pass = "xhr" in names.lower()
+    return wall.replace(tzinfo=ERCOT_TZ, fold=1 if second_pass else 0).astimezone(UTC)
 
 
 def parse_listing(payload: Any) -> list[ListedDocument]:
@@ -176,7 +194,7 @@ def parse_listing(payload: Any) -> list[ListedDocument]:
         try:
             if not _DOC_ID.match(doc_id):
                 raise ValueError(f"DocID {doc.get('DocID')!r} is not a number")
-            published = _parse_publish_date(doc.get("PublishDate"))
+            published = _parse_publish_date(doc.get("PublishDate"), f"{friendly} {constructed}")
         except ValueError as err:
             logger.warning("ercot: listing entry %s skipped: %s", friendly or constructed, err)
             continue
@@ -240,6 +258,7 @@ class PowerWatcher:
             source=SOURCE,
             params={"reportTypeId": REPORT_TYPE_ID},
             timeout_s=self.source.timeout_s,
+            max_bytes=MAX_LISTING_BYTES,
         )
         docs = [d for d in parse_listing(payload) if not d.is_xml]
         if not docs:
@@ -255,6 +274,7 @@ class PowerWatcher:
                     source=SOURCE,
                     params={"doclookupId": doc.doc_id},
                     timeout_s=self.source.timeout_s,
+                    max_bytes=MAX_DOCUMENT_BYTES,
                 )
             except SourceError as err:
                 # Stop here: hammering a failing server is impolite. Not marked seen, so it is
@@ -267,6 +287,14 @@ class PowerWatcher:
             except SppCsvError as err:
                 logger.warning("ercot: %s rejected: %s", doc.label, err)
                 errors.append(f"{doc.label} rejected: {err}")
+                continue
+            future = [f for f in intervals if (f.end_utc - ctx.now).total_seconds() > MAX_CLOCK_SKEW_S]
+            if future:
+                # A price "for 2100" is a broken file, never the current price: rejected whole,
+                # and not marked seen, like any other rejected document.
+                errors.append(
+                    f"{doc.label} rejected: interval ending {_iso(future[0].end_utc)} is in the future"
+                )
                 continue
             for found in intervals:
                 if found.missing:
@@ -298,8 +326,8 @@ class PowerWatcher:
         published since the newest document already read, capped at MAX_DOCS_PER_POLL."""
         if state["cursor"] is None:
             return docs[:FIRST_POLL_DOCS]
-        cursor = datetime.fromisoformat(state["cursor"])
-        fresh = [d for d in docs if d.published >= cursor and d.doc_id not in state["seen"]]
+        floor = _cursor_floor(datetime.fromisoformat(state["cursor"]))
+        fresh = [d for d in docs if d.published >= floor and d.doc_id not in state["seen"]]
         if len(fresh) > MAX_DOCS_PER_POLL:
             logger.info(
                 "ercot: %d new documents, reading the newest %d (older ones are not back-filled)",
@@ -328,6 +356,15 @@ class PowerWatcher:
                 out.append(Observation(f"{metric}.avg24h", sum(last_day) / len(last_day), at, SOURCE))
                 out.append(Observation(f"{metric}.max24h", max(last_day), at, SOURCE))
         return out
+
+
+def _cursor_floor(cursor: datetime) -> datetime:
+    """Documents published before this are not downloaded (no back-fill of old gaps). It is the
+    cursor itself, except within CLOCK_CHANGE_SLACK of a clock change: a document of the repeated
+    hour whose names lack ERCOT's ``xhr`` marker is read an hour early, and must still be read."""
+    before = (cursor - CLOCK_CHANGE_SLACK).astimezone(ERCOT_TZ).utcoffset()
+    after = (cursor + CLOCK_CHANGE_SLACK).astimezone(ERCOT_TZ).utcoffset()
+    return cursor if before == after else cursor - CLOCK_CHANGE_SLACK
 
 
 def _merge(state: dict[str, Any], doc: ListedDocument, found: IntervalPrices) -> None:

@@ -15,7 +15,9 @@ Time decisions, used everywhere in the power watcher:
   ``America/Chicago``; the end is start + 15 min of real (UTC) time;
 * fall-back day: local 01:00-02:00 happens twice. Hour 2 with DSTFlag "N" is the first pass
   (CDT, UTC-5), hour 2 with DSTFlag "Y" the second (CST, UTC-6): the later UTC instant;
-* spring-forward day: local 02:00-03:00 does not exist, so hour 3 is never valid there;
+* spring-forward day: local 02:00-03:00 does not exist. ERCOT's files label the hour 01:00-02:00
+  CST either as hour 2 (its start) or as hour 3 (the 03:00 CDT wall clock at its end, the label
+  gridstatus's parse_doc falls back to); both are read as 01:xx CST, so either labelling tiles time;
 * every instant leaves this module as an aware UTC ``datetime``.
 
 No I/O here: the watcher in ``watchers/ercot.py`` downloads, this module only reads text/bytes.
@@ -33,6 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from rules.catalogue import POWER_PRICE_BOUNDS
+
 ERCOT_TZ = ZoneInfo("America/Chicago")
 INTERVAL = timedelta(minutes=15)
 
@@ -46,10 +50,9 @@ HEADER = (
     "DSTFlag",
 )
 
-# ERCOT's system-wide offer cap is $5,000/MWh and real-time adders can add to it; prices far
-# outside this band are a broken file, not a market event.
-PRICE_MIN = -10_000.0
-PRICE_MAX = 50_000.0
+# The power price bounds of the metric catalogue: ERCOT's system-wide offer cap is $5,000/MWh and
+# real-time adders can add to it; prices far outside this band are a broken file, not a market event.
+PRICE_MIN, PRICE_MAX = POWER_PRICE_BOUNDS
 
 # A real NP6-905-CD CSV is ~60 kB (800-950 rows). Anything far larger is not one.
 MAX_CSV_BYTES = 5_000_000
@@ -81,8 +84,8 @@ def interval_bounds(
 
     ``hour`` is ERCOT's hour ending (1-24), ``interval`` the quarter hour inside it (1-4) and
     ``dst_flag`` True for the repeated hour on the fall-back day. Raises ValueError for
-    out-of-range numbers, for a wall-clock time that does not exist (hour 3 on the spring-forward
-    day) and for a DSTFlag "Y" on a time that is not repeated.
+    out-of-range numbers and for a DSTFlag "Y" on a time that is not repeated. Hour 3 of the
+    spring-forward day (a start that does not exist) is read as gridstatus reads it (see above).
     """
     if isinstance(hour, bool) or not 1 <= hour <= 24:
         raise ValueError(f"DeliveryHour {hour!r} is outside 1-24")
@@ -93,13 +96,18 @@ def interval_bounds(
     )
     first = wall.replace(tzinfo=ERCOT_TZ, fold=0)
     second = wall.replace(tzinfo=ERCOT_TZ, fold=1)
-    # A wall time inside the spring-forward gap does not survive a round trip through UTC.
-    if first.astimezone(UTC).astimezone(ERCOT_TZ).replace(tzinfo=None) != wall:
-        raise ValueError(f"{wall:%Y-%m-%d %H:%M} does not exist in US/Central (spring-forward gap)")
     repeated = first.utcoffset() != second.utcoffset()
-    if dst_flag and not repeated:
+    # A wall time inside the spring-forward gap does not survive a round trip through UTC.
+    in_gap = first.astimezone(UTC).astimezone(ERCOT_TZ).replace(tzinfo=None) != wall
+    if dst_flag and (in_gap or not repeated):
         raise ValueError(f"DSTFlag is Y but {wall:%Y-%m-%d %H:%M} US/Central is not a repeated time")
-    start = (second if dst_flag else first).astimezone(UTC)
+    if in_gap:
+        # ERCOT may label the hour 01:00-02:00 CST by the wall clock at its end (03:00 CDT): hour
+        # ending 3, starting at a 02:xx that does not exist. gridstatus's parse_doc reads such a
+        # label an hour later and shifts it back; so do we: 02:xx -> 03:xx CDT - 1 h = 01:xx CST.
+        start = (wall + timedelta(hours=1)).replace(tzinfo=ERCOT_TZ).astimezone(UTC) - timedelta(hours=1)
+    else:
+        start = (second if dst_flag else first).astimezone(UTC)
     return start, start + INTERVAL
 
 

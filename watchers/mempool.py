@@ -10,25 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.catalogue import MAX_CLOCK_SKEW_S
 from rules.durations import Duration
 from watchers.base import SourceError, fetch_json, fetch_text, require_number
 
 SOURCE = "mempool"
+# The largest mempool answer we read: the year of daily hashrates for the backfill is ~30 kB, every
+# other endpoint well under 10 kB. A bigger body is garbage (or an attack), refused unread.
+MAX_BYTES = 1024 * 1024
 EPOCH_BLOCKS = 2016
-# A projected change beyond this is not a projection but garbage (the docs example says +98 %; the
-# protocol clamps at [-75 %, +300 %] but no real epoch has come near ±100 %).
-MAX_PROJECTION_PCT = 100.0
-RETARGET_MIN_PCT, RETARGET_MAX_PCT = -75.0, 300.0  # the protocol clamps a retarget to x1/4..x4
+MAX_HEIGHT_DIGITS = 9  # block 1e9 is ~19,000 years away
+# The protocol clamps a retarget to x1/4..x4; mempool clamps its projection the same way (so does
+# the node path), so a value outside is garbage. Mainnet never came near, testnet and signet do.
+RETARGET_MIN_PCT, RETARGET_MAX_PCT = -75.0, 300.0
 # estimatedRetargetDate is "now + remaining blocks x average interval": allow for the average
 # interval being up to 4x the 10-minute target, plus a day of clock skew either side.
 _MAX_ETA_AHEAD_S = EPOCH_BLOCKS * 2400 + 86400
 _MAX_ETA_BEHIND_S = 86400
+_LAST_DATETIME_S = 253402300800  # 10000-01-01: datetime cannot show a later time
 
 
 class MempoolSourceConfig(BaseModel):
@@ -88,11 +93,8 @@ def parse_difficulty_adjustment(payload: Any, *, now: datetime, source: str = SO
         raise SourceError(source, f"remainingBlocks {remaining} is outside 1..{EPOCH_BLOCKS}")
     if next_height <= 0 or next_height % EPOCH_BLOCKS:
         raise SourceError(source, f"nextRetargetHeight {next_height} is not a retarget height")
-    if abs(change) > MAX_PROJECTION_PCT:
-        raise SourceError(
-            source, f"difficultyChange {change:+.2f}% is beyond ±{MAX_PROJECTION_PCT:g}%: rejected"
-        )
-    # A realised change is bounded by the protocol (a factor 1/4..4), not by the projection bound:
+    if not RETARGET_MIN_PCT <= change <= RETARGET_MAX_PCT:
+        raise SourceError(source, f"difficultyChange {change:+.2f}% is outside the protocol's -75%..+300%")
     # testnet3's 20-minute rule really produced +255.6 % (difficulty-adjustment.testnet3-2024-12.json).
     if not RETARGET_MIN_PCT <= previous <= RETARGET_MAX_PCT:
         raise SourceError(source, f"previousRetarget {previous:+.2f}% is outside the protocol's -75%..+300%")
@@ -117,40 +119,57 @@ async def fetch_difficulty_adjustment(
     session: aiohttp.ClientSession, cfg: MempoolSourceConfig, *, now: datetime
 ) -> EpochInfo:
     payload = await fetch_json(
-        session, _url(cfg, "/api/v1/difficulty-adjustment"), source=SOURCE, timeout_s=cfg.timeout_s
+        session,
+        _url(cfg, "/api/v1/difficulty-adjustment"),
+        source=SOURCE,
+        timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     return parse_difficulty_adjustment(payload, now=now)
 
 
-@dataclass(frozen=True, slots=True)
-class HashrateInfo:
-    difficulty: float  # raw difficulty (0 = mempool's node unreachable)
-    hashrate_hs: float  # H/s over 1008 blocks (0 = unknown)
+async def fetch_hashrate_3d(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> Mapping[str, Any]:
+    """``/api/v1/mining/hashrate/3d``, undecoded beyond JSON: its two fields are read one by one
+    with :func:`hashrate_field`, so a garbage difficulty does not cost the hashrate too."""
+    payload = await fetch_json(
+        session,
+        _url(cfg, "/api/v1/mining/hashrate/3d"),
+        source=SOURCE,
+        timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
+    )
+    if not isinstance(payload, Mapping):
+        raise SourceError(SOURCE, f"hashrate/3d is a {type(payload).__name__}, not an object")
+    return payload
 
 
-async def fetch_hashrate(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> HashrateInfo:
-    """``/api/v1/mining/hashrate/3d``: ``currentDifficulty`` and ``currentHashrate`` (H/s).
+def hashrate_field(payload: Mapping[str, Any], key: str) -> float:
+    """``currentDifficulty`` (raw) or ``currentHashrate`` (H/s) of a hashrate/3d answer.
 
     Both are 0, not missing, when mempool's own Bitcoin Core is unreachable; the caller treats
     0 as unknown. Large hashrates arrive as long integers or in exponent form: read as float."""
-    payload = await fetch_json(
-        session, _url(cfg, "/api/v1/mining/hashrate/3d"), source=SOURCE, timeout_s=cfg.timeout_s
-    )
-    difficulty = require_number(payload, "currentDifficulty", source=SOURCE)
-    hashrate = require_number(payload, "currentHashrate", source=SOURCE)
-    if difficulty < 0 or hashrate < 0:
-        raise SourceError(SOURCE, "currentDifficulty/currentHashrate is negative")
-    return HashrateInfo(difficulty=difficulty, hashrate_hs=hashrate)
+    value = require_number(payload, key, source=SOURCE)
+    if value < 0:
+        raise SourceError(SOURCE, f"{key} {value:g} is negative")
+    return value
 
 
 async def fetch_tip_height(session: aiohttp.ClientSession, cfg: MempoolSourceConfig) -> int:
     """``/api/blocks/tip/height``: a plain-text integer, no newline."""
     text = (
-        await fetch_text(session, _url(cfg, "/api/blocks/tip/height"), source=SOURCE, timeout_s=cfg.timeout_s)
+        await fetch_text(
+            session,
+            _url(cfg, "/api/blocks/tip/height"),
+            source=SOURCE,
+            timeout_s=cfg.timeout_s,
+            max_bytes=MAX_BYTES,
+        )
     ).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() is True, int("²") raises
         shown = "an HTML page" if text.startswith("<") else repr(text[:40])
         raise SourceError(SOURCE, f"tip height is {shown}, not a whole number")
+    if len(text) > MAX_HEIGHT_DIGITS:  # int() of 4,300+ digits raises outside any SourceError
+        raise SourceError(SOURCE, f"tip height is a {len(text)}-digit number, not a block height")
     height = int(text)
     if height <= 0:
         raise SourceError(SOURCE, f"tip height {height} is not positive")
@@ -176,6 +195,7 @@ async def fetch_reward_stats(
         _url(cfg, f"/api/v1/mining/reward-stats/{block_count}"),
         source=SOURCE,
         timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     start = _require_int(payload, "startBlock", source=SOURCE)
     end = _require_int(payload, "endBlock", source=SOURCE)
@@ -195,11 +215,16 @@ async def fetch_price_usd(
 
     A currency without a feed is -1, and on a feed outage the last good prices keep being
     served, so ``time`` (unix s) older than ``price_max_age`` is a stale price."""
-    payload = await fetch_json(session, _url(cfg, "/api/v1/prices"), source=SOURCE, timeout_s=cfg.timeout_s)
+    payload = await fetch_json(
+        session, _url(cfg, "/api/v1/prices"), source=SOURCE, timeout_s=cfg.timeout_s, max_bytes=MAX_BYTES
+    )
     price = require_number(payload, "USD", source=SOURCE)
     at = require_number(payload, "time", source=SOURCE)
     if price <= 0:
         raise SourceError(SOURCE, f"USD price is {price:g} (no feed)")
+    if at - now.timestamp() > MAX_CLOCK_SKEW_S:  # stamped in 2100: not the current price
+        shown = datetime.fromtimestamp(at, UTC).isoformat() if at < _LAST_DATETIME_S else f"{at:g}"
+        raise SourceError(SOURCE, f"price time {shown} is in the future")
     age = now.timestamp() - at
     if age > cfg.price_max_age:
         raise SourceError(SOURCE, f"USD price is stale: {age / 60:.0f} min old")

@@ -11,28 +11,30 @@ A source that times out, cannot be reached or answers 429 is not asked again wit
 poll (a dead mempool would otherwise cost one timeout per endpoint, and a rate-limited one
 would only get angrier). Garbage in one endpoint does not stop the others being asked.
 
-Sanity bounds: difficulty or price <= 0, a projection beyond ±100 %, or difficulty/price moving
+Sanity bounds: difficulty or price <= 0, a projection outside -75..+300 %, or difficulty/price moving
 more than 50 % since the last accepted value are rejected (the next source is tried). A jump
 that three consecutive polls agree on (within 5 %) is accepted as real, so one bad value can
 never lock the watcher out for good.
 
-Metrics and units: see the README section "Network metrics" and ``watchers/hashprice.py``.
+The metrics are derived from the fetched inputs by the pure ``derive_metrics`` in
+``watchers/network_metrics.py``; units: the README section "Network metrics".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict
 
-from rules import hashprice as hp
+from rules.catalogue import MAX_CLOCK_SKEW_S, implausible
 from rules.data import Event, Observation
 from rules.durations import Duration
-from watchers.base import PollContext, PollResult, SourceError, fetch_json, require_number
+from rules.hashprice import SATS_PER_BTC
+from watchers.base import PollContext, PollResult, SourceError, fetch_json, plausible, require_number
 from watchers.bitcoind import (
     BitcoindRpc,
     BitcoindSourceConfig,
@@ -45,14 +47,18 @@ from watchers.mempool import (
     EPOCH_BLOCKS,
     EpochInfo,
     FeeStats,
-    HashrateInfo,
     MempoolSourceConfig,
     fetch_difficulty_adjustment,
-    fetch_hashrate,
+    fetch_hashrate_3d,
     fetch_price_usd,
     fetch_reward_stats,
     fetch_tip_height,
+    hashrate_field,
 )
+from watchers.mempool import (
+    MAX_BYTES as MEMPOOL_MAX_BYTES,
+)
+from watchers.network_metrics import NetworkInputs, Sourced, derive_metrics
 from watchers.price import PriceSourceConfig, fetch_coinbase, fetch_kraken
 
 logger = logging.getLogger(__name__)
@@ -79,6 +85,17 @@ def _is_outage(err: SourceError) -> bool:
     return err.message.startswith(("HTTP 429", "timed out", "connection failed", "HTTP 401", "HTTP 403"))
 
 
+# What a parser can raise on an answer of a shape nobody foresaw. It costs the field being read
+# (reported like a SourceError, the next source is tried), never the whole poll.
+_DATA_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError, AttributeError, RecursionError)
+
+
+def _unreadable(source: str, what: str, err: BaseException) -> SourceError:
+    logger.warning("%s: %s: unexpected answer", source, what, exc_info=err)
+    detail = str(err)[:80]
+    return SourceError(source, f"unreadable answer ({type(err).__name__}{': ' + detail if detail else ''})")
+
+
 class _Source:
     """One upstream within one poll: memoises each fetch (value or error) and stops asking
     after an outage."""
@@ -98,6 +115,8 @@ class _Source:
                 if _is_outage(err):
                     self._outage = err
                 self._memo[key] = err
+            except _DATA_ERRORS as err:
+                self._memo[key] = _unreadable(self.name, key, err)
         value = self._memo[key]
         if isinstance(value, SourceError):
             raise value
@@ -114,17 +133,17 @@ class _MempoolChain(_Source):
             "epoch", lambda: fetch_difficulty_adjustment(self.session, self.cfg, now=self.now)
         )
 
-    async def _hashrate(self) -> HashrateInfo:
-        return await self.once("hashrate", lambda: fetch_hashrate(self.session, self.cfg))
+    async def _hashrate_3d(self) -> Mapping[str, Any]:
+        return await self.once("hashrate/3d", lambda: fetch_hashrate_3d(self.session, self.cfg))
 
     async def difficulty(self) -> float:
-        value = (await self._hashrate()).difficulty
+        value = hashrate_field(await self._hashrate_3d(), "currentDifficulty")
         if value <= 0:
             raise SourceError(self.name, "currentDifficulty is 0 (mempool's node is unreachable)")
         return value
 
     async def hashrate(self) -> float:
-        value = (await self._hashrate()).hashrate_hs
+        value = hashrate_field(await self._hashrate_3d(), "currentHashrate")
         if value <= 0:
             raise SourceError(self.name, "currentHashrate is 0 (unknown)")
         return value
@@ -206,10 +225,6 @@ class _Errors:
         }
 
 
-def _joined(*sources: str) -> str:
-    return "+".join(dict.fromkeys(s for src in sources for s in src.split("+")))
-
-
 class NetworkWatcher:
     """Implements :class:`watchers.base.Watcher`. State kept in ``ctx.state``:
 
@@ -254,64 +269,16 @@ class NetworkWatcher:
             else:
                 prices.append(_PriceOnly("coinbase", lambda: fetch_coinbase(ctx.session, self.price)))
 
-        now_s = ctx.now.timestamp()
-        epoch = await _first(chain, "epoch", lambda s: s.epoch(), errors)
-        difficulty = await _first(
-            chain,
-            "difficulty",
-            lambda s: _checked(s.name, "difficulty", s.difficulty(), state, now_s),
-            errors,
-        )
-        hashrate = await _first(chain, "hashrate", lambda s: s.hashrate(), errors)
-        tip = await _first(chain, "tip height", lambda s: s.tip_height(), errors)
-        fees = await _first(chain, "fees", lambda s: s.fees(), errors)
-        price = await _first(
-            prices, "price", lambda s: _checked(s.name, "price", s.price(), state, now_s), errors
-        )
-
+        inputs = await _fetch_inputs(chain, prices, state, ctx.now.timestamp(), errors)
         result = PollResult()
-
-        def emit(metric: str, value: float, source: str) -> None:
-            result.observations.append(Observation(metric, value, ctx.now, source))
-
-        if epoch is not None:
-            info, src = epoch
-            emit("difficulty.next_change", info.next_change_pct, src)
-            emit("difficulty.progress", info.progress_pct, src)
-            emit("difficulty.blocks_left", float(info.blocks_left), src)
-            emit("difficulty.retarget_eta", info.retarget_eta_s, src)
-            emit("difficulty.last_change", info.last_change_pct, src)
-        if difficulty is not None:
-            emit("difficulty", difficulty[0] / 1e12, difficulty[1])
-        if hashrate is not None:
-            emit("hashrate", hashrate[0] / 1e18, hashrate[1])
-        if price is not None:
-            emit("price", price[0], price[1])
-        if tip is not None:
-            emit("height", float(tip[0]), tip[1])  # tip height, blocks (the /status halving countdown)
-        if tip is not None and fees is not None:
-            subsidy = hp.subsidy_btc(tip[0] + 1)  # what the next block pays
-            avg_fees = fees[0].avg_fees_sat / hp.SATS_PER_BTC
-            emit("subsidy", subsidy, tip[1])
-            emit("fees", avg_fees, fees[1])
-            if subsidy + avg_fees > 0:
-                emit("fee_share", hp.fee_share_pct(subsidy, avg_fees), _joined(tip[1], fees[1]))
-            if difficulty is not None:
-                src = _joined(difficulty[1], tip[1], fees[1])
-                emit("hashprice.btc", hp.hashprice_btc(difficulty[0], subsidy, avg_fees), src)
-                if price is not None:
-                    src_usd = _joined(src, price[1])
-                    emit("hashprice", hp.hashprice_usd(difficulty[0], subsidy, avg_fees, price[0]), src_usd)
-                    if epoch is not None:
-                        projected = difficulty[0] * (1 + epoch[0].next_change_pct / 100)
-                        emit(
-                            "hashprice.next",
-                            hp.hashprice_usd(projected, subsidy, avg_fees, price[0]),
-                            _joined(src_usd, epoch[1]),
-                        )
-        elif tip is not None:
-            emit("subsidy", hp.subsidy_btc(tip[0] + 1), tip[1])
-
+        for obs in derive_metrics(inputs, ctx.now):
+            # Inputs were bounded as they were fetched; this keeps any value derived from them
+            # within its metric's bounds too, whatever a future metric computes.
+            reason = implausible(obs.metric, obs.value)
+            if reason is None:
+                result.observations.append(obs)
+            else:
+                errors.add(obs.metric, SourceError(obs.source, reason))
         result.errors = errors.as_dict()
         if not result.observations:
             summary = "; ".join(f"{s}: {m}" for s, m in result.errors.items()) or "no source configured"
@@ -319,22 +286,85 @@ class NetworkWatcher:
                 "network", f"every source failed ({summary})", retry_after_s=errors.retry_after_s
             )
 
-        if epoch is not None:
-            event = _retarget_event(state, epoch[0], epoch[1], difficulty[0] if difficulty else None, ctx.now)
+        if inputs.epoch is not None:
+            difficulty = inputs.difficulty.value if inputs.difficulty else None
+            event = _retarget_event(state, inputs.epoch.value, inputs.epoch.source, difficulty, ctx.now)
             if event is not None:
                 result.events.append(event)
         return result
 
 
+async def _fetch_inputs(
+    chain: Sequence[_MempoolChain | _BitcoindChain],
+    prices: Sequence[_MempoolChain | _PriceOnly],
+    state: dict[str, Any],
+    now_s: float,
+    errors: _Errors,
+) -> NetworkInputs:
+    """Each input from the first source, in priority order, that serves it sanely."""
+    return NetworkInputs(
+        epoch=await _first(chain, "epoch", lambda s: _plausible_epoch(s.name, s.epoch()), errors),
+        difficulty=await _first(
+            chain,
+            "difficulty",
+            lambda s: _checked(
+                s.name, "difficulty", _bounded(s.name, "difficulty", s.difficulty(), 1e-12), state, now_s
+            ),
+            errors,
+        ),
+        hashrate=await _first(
+            chain, "hashrate", lambda s: _bounded(s.name, "hashrate", s.hashrate(), 1e-18), errors
+        ),
+        tip=await _first(chain, "tip height", lambda s: _bounded(s.name, "height", s.tip_height()), errors),
+        fees=await _first(chain, "fees", lambda s: _plausible_fees(s.name, s.fees()), errors),
+        price=await _first(
+            prices,
+            "price",
+            lambda s: _checked(s.name, "price", _bounded(s.name, "price", s.price()), state, now_s),
+            errors,
+        ),
+    )
+
+
+N = TypeVar("N", int, float)
+
+
+async def _bounded(source: str, metric: str, pending: Awaitable[N], scale: float = 1.0) -> N:
+    """The value if ``value × scale`` (in the metric's catalogue unit) is within the metric's
+    absolute bounds; else a SourceError, so the next source is tried."""
+    value = await pending
+    plausible(metric, value * scale, source=source)
+    return value
+
+
+async def _plausible_epoch(source: str, pending: Awaitable[EpochInfo]) -> EpochInfo:
+    info = await pending
+    plausible("difficulty.next_change", info.next_change_pct, source=source)
+    plausible("difficulty.progress", info.progress_pct, source=source)
+    plausible("difficulty.blocks_left", info.blocks_left, source=source)
+    plausible("difficulty.retarget_eta", info.retarget_eta_s, source=source)
+    plausible("difficulty.last_change", info.last_change_pct, source=source)
+    return info
+
+
+async def _plausible_fees(source: str, pending: Awaitable[FeeStats]) -> FeeStats:
+    stats = await pending
+    plausible("fees", stats.avg_fees_sat / SATS_PER_BTC, source=source)
+    return stats
+
+
 async def _first(
     sources: Sequence[Any], what: str, get: Callable[[Any], Awaitable[T]], errors: _Errors
-) -> tuple[T, str] | None:
-    """The first source, in priority order, that answers ``get`` without a SourceError."""
+) -> Sourced[T] | None:
+    """The first source, in priority order, that answers ``get`` without a SourceError. A data
+    error outside the fetch itself (in a check) costs this field of this source only, too."""
     for source in sources:
         try:
-            return await get(source), source.name
+            return Sourced(await get(source), source.name)
         except SourceError as err:
             errors.add(what, err)
+        except _DATA_ERRORS as err:
+            errors.add(what, _unreadable(source.name, what, err))
     return None
 
 
@@ -408,12 +438,13 @@ async def backfill(
     first. Rows in the future or with non-positive values are garbage: SourceError."""
     base = mempool_cfg.base_url.rstrip("/")
     source = "mempool"
-    limit = now.timestamp() + 3600
+    limit = now.timestamp() + MAX_CLOCK_SKEW_S  # history from the future is garbage
     rows = await fetch_json(
         session,
         base + "/api/v1/mining/difficulty-adjustments/1y",
         source=source,
         timeout_s=mempool_cfg.timeout_s,
+        max_bytes=MEMPOOL_MAX_BYTES,
     )
     if not isinstance(rows, list):
         raise SourceError(source, "difficulty-adjustments is not a list")
@@ -430,7 +461,11 @@ async def backfill(
             raise SourceError(source, f"difficulty-adjustments row {row!r} is out of range")
         out.append(Observation("difficulty", difficulty / 1e12, datetime.fromtimestamp(ts, UTC), source))
     history = await fetch_json(
-        session, base + "/api/v1/mining/hashrate/1y", source=source, timeout_s=mempool_cfg.timeout_s
+        session,
+        base + "/api/v1/mining/hashrate/1y",
+        source=source,
+        timeout_s=mempool_cfg.timeout_s,
+        max_bytes=MEMPOOL_MAX_BYTES,
     )
     daily = history.get("hashrates") if isinstance(history, dict) else None
     if not isinstance(daily, list):

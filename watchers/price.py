@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from watchers.base import SourceError, fetch_json, require_number
 
+# A ticker answer is well under 2 kB; anything near this is not one.
+MAX_BYTES = 256 * 1024
+
 
 class PriceSourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +76,7 @@ async def fetch_kraken(session: aiohttp.ClientSession, cfg: PriceSourceConfig) -
         source="kraken",
         params={"pair": "XBTUSD"},
         timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     return parse_kraken_ticker(payload)
 
@@ -83,5 +87,6 @@ async def fetch_coinbase(session: aiohttp.ClientSession, cfg: PriceSourceConfig)
         cfg.coinbase_url.rstrip("/") + "/v2/prices/BTC-USD/spot",
         source="coinbase",
         timeout_s=cfg.timeout_s,
+        max_bytes=MAX_BYTES,
     )
     return parse_coinbase_spot(payload)
