@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot.engine.dbworker import DbWorker
 from bot.engine.runner import Pipeline
+from bot.handlers.admin_cache import AdminCache
 from bot.settings import Settings
 from watchers.base import Watcher
 
@@ -41,8 +42,10 @@ class Services:
     session: aiohttp.ClientSession | None = None  # the one shared session, opened in post_init
     notifier: Notifier | None = None
     links: dict[str, str] = field(default_factory=dict)
-    # (chat id, user id) -> (monotonic time asked, is admin): group admin checks, cached briefly
-    admin_cache: dict[tuple[int, int], tuple[float, bool]] = field(default_factory=dict)
+    admin_cache: AdminCache = field(init=False)  # group admin checks, cached briefly on our clock
+
+    def __post_init__(self) -> None:
+        self.admin_cache = AdminCache(self.clock)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
@@ -11,8 +10,6 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import ContextTypes
 
 from bot.services import services
-
-ADMIN_CACHE_S = 300.0
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
@@ -30,13 +27,12 @@ async def is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
     if user.id in services(context).settings.telegram.admins:
         return True
     cache = services(context).admin_cache
-    key = (chat.id, user.id)
-    cached = cache.get(key)
-    if cached and time.monotonic() - cached[0] < ADMIN_CACHE_S:
-        return cached[1]
+    cached = cache.get(chat.id, user.id)
+    if cached is not None:
+        return cached
     member = await context.bot.get_chat_member(chat.id, user.id)
     ok = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-    cache[key] = (time.monotonic(), ok)
+    cache.put(chat.id, user.id, ok)
     return ok
 
 
