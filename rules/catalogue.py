@@ -17,7 +17,7 @@ from datetime import UTC, datetime, tzinfo
 @dataclass(frozen=True)
 class MetricInfo:
     name: str  # "difficulty.next_change"
-    unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "BTC", "USD/MWh", "blocks", "time"...
+    unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "sats/TH/day", "blocks", "time"...
     label: str  # short human label: "Projected difficulty change"
     description: str  # one line incl. formula/meaning
     scope: str  # "network" | "power" | "stock" | "chat" (per-chat derived, needs /fleet)
@@ -202,6 +202,14 @@ _BASE: tuple[MetricInfo, ...] = (
         8,
     ),
     MetricInfo(
+        "hashprice.sats",
+        "sats/TH/day",
+        "Hashprice in sats",
+        "Mining revenue per TH/s per day in sats: hashprice in BTC/PH/day × 1e8 / 1000",
+        "network",
+        1,
+    ),
+    MetricInfo(
         "hashprice.next",
         "USD/PH/day",
         "Hashprice after retarget",
@@ -213,7 +221,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "breakeven",
         "USD/MWh",
         "Breakeven power price",
-        "Power price at which revenue equals power cost: hashprice / (fleet J/TH × 0.024 MWh per PH·day)",
+        "Power price at which revenue pays power and hosting: hashprice / (J/TH × 0.024) − hosting × 1000",
         "chat",
         2,
     ),
@@ -221,7 +229,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "margin",
         "%",
         "Mining margin",
-        "(hashprice − power cost) / hashprice × 100 for the chat's fleet at its hub price",
+        "(hashprice − cost) / hashprice × 100, cost = (/fleet power price + hosting) × J/TH × 24 per PH/day",
         "chat",
         1,
         signed=True,
@@ -230,7 +238,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "profit",
         "USD/PH/day",
         "Profit per PH",
-        "hashprice − power cost per PH/day (hub price × fleet J/TH × 0.024)",
+        "hashprice − (/fleet power price + hosting, USD/kWh) × J/TH × 24 kWh per PH/day",
         "chat",
         2,
         signed=True,

@@ -80,13 +80,14 @@ _CLAUSES = ("for", "every", "margin")
 _MULTIPLIERS = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "bn": 1e9}
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+"
 _VALUE = re.compile(
-    rf"^(?P<sign>[-+]?)(?P<dollar>\$?)(?P<sign2>[-+]?)(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?(?P<suffix>.*)$"
+    rf"^(?P<sign>[-+]?)(?P<dollar>\$?)(?P<sign2>[-+]?)(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?(?P<suffix>.*)$",
+    re.ASCII,  # only ASCII digits are numbers (rules/units.py)
 )
-_PERCENT = re.compile(rf"\+?(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?\s*%?")
+_PERCENT = re.compile(rf"\+?(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?\s*%?", re.ASCII)
 _OP_SPLIT = re.compile(r"(<=|>=|=<|=>|==|!=|<|>|=)")
 _TICKER = re.compile(r"^\$?([A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z])?)$")
 _COMMAND = re.compile(r"^/alert(?:@\w+)?(?=\s|!|$)", re.I)
-_HHMM = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+_HHMM = re.compile(r"^(\d{1,2})(?::(\d{2}))?$", re.ASCII)
 
 # Per unit: an example condition for error messages (each of them parses).
 _UNIT_EXAMPLES = {
@@ -96,6 +97,7 @@ _UNIT_EXAMPLES = {
     "USD": "< $50k",
     "USD/PH/day": "< 45",
     "BTC/PH/day": "< 0.0005",
+    "sats/TH/day": "< 40",
     "BTC": "> 0.1",
     "USD/MWh": "> 100",
     "blocks": "< 144",
@@ -107,6 +109,7 @@ _UNIT_WORDS = {
     "USD": "US dollars ($)",
     "USD/PH/day": "USD/PH/day",
     "BTC/PH/day": "BTC/PH/day",
+    "sats/TH/day": "sats/TH/day",
     "BTC": "BTC",
     "USD/MWh": "USD/MWh",
     "blocks": "blocks",
@@ -220,6 +223,8 @@ def _accepted_units(info: MetricInfo) -> set[str]:
         accepted.add("eh")
     elif info.unit == "BTC/PH/day":
         accepted |= {"btc", "btc/ph/d", "btc/ph"}
+    elif info.unit == "sats/TH/day":
+        accepted |= {"sats", "sat", "sats/th", "sat/th/day", "sats/th/d"}
     return accepted
 
 
@@ -455,6 +460,10 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
         raise RuleError(f"{pct_text!r} is not a percentage.", example)
     if pct <= 0:
         raise RuleError("The change must be more than 0%.", example)
+    if direction == "drops" and pct >= 100:  # a drop of 100% is to zero; more can never happen
+        raise RuleError(
+            f"{info.name} cannot drop by {format_number(pct)}%: a drop is less than 100%.", example
+        )
     if i < len(rest) and rest[i].lower() in ("in", "within", "over"):
         i += 1
     if i >= len(rest) or rest[i].lower() == "every":

@@ -14,10 +14,13 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.handlers.permissions import admin_only
+from bot.handlers.reachable import not_polled, watched_topics, watcher_off
 from bot.services import Services, services
+from bot.settings import Settings
 from rules.catalogue import format_value
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
+from rules.units import parse_index
 from storage import chats, observations
 from storage import rules as rule_store
 
@@ -26,17 +29,31 @@ logger = logging.getLogger(__name__)
 CHAT_SCOPED = ("breakeven", "margin", "profit", "curtail.margin")
 TELEGRAM_MAX_CHARS = 4096
 
-WELCOME = (
-    "⛏ <b>MinerWatch</b> watches Bitcoin mining economics and tells this chat when they cross "
-    "your thresholds: difficulty and its projection, hashrate, hashprice, BTC price and fees, "
-    "ERCOT power prices against your fleet's breakeven, and new financing filings by listed miners.\n\n"
-    "Try:\n"
-    "<code>/alert difficulty.next_change &gt; 3%</code>: the projected retarget passes +3%\n"
-    "<code>/alert hashprice &lt; 45</code>: hashprice falls below $45/PH/day\n"
-    "<code>/alert retarget</code>: every difficulty adjustment\n"
-    "<code>/alerts</code> lists your alerts, <code>/delete 1</code> removes one, "
-    "<code>/help</code> shows all."
-)
+
+def welcome_text(settings: Settings) -> str:
+    """The /start text: only what this bot's enabled watchers cover, and examples that can fire."""
+    topics = watched_topics(settings)
+    covered = (", ".join(topics[:-1]) + ", and " + topics[-1]) if len(topics) > 1 else "".join(topics)
+    intro = (
+        "⛏ <b>MinerWatch</b> watches Bitcoin mining economics and tells this chat when they cross "
+        f"your thresholds: {covered or 'nothing yet (the operator has turned every watcher off)'}."
+    )
+    tries = []
+    if settings.watchers.network.enabled:
+        tries = [
+            "<code>/alert difficulty.next_change &gt; 3%</code>: the projected retarget passes +3%",
+            "<code>/alert hashprice &lt; 45</code>: hashprice falls below $45/PH/day",
+            "<code>/alert retarget</code>: every difficulty adjustment",
+        ]
+    if settings.watchers.filings.enabled:
+        tries.append("<code>/alert filings MARA convertible</code>: a convertible note filing by MARA")
+    lines = [intro, "", "Try:", *tries] if tries else [intro, ""]
+    lines.append(
+        "<code>/alerts</code> lists your alerts, <code>/delete 1</code> removes one, "
+        "<code>/help</code> shows all."
+    )
+    return "\n".join(lines)
+
 
 HELP = (
     "<b>Commands</b>\n"
@@ -141,6 +158,9 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     except RuleError as err:
         return f"❌ {escape(str(err), quote=False)}"
     canonical = format_rule(rule)
+    why_not = not_polled(rule, svc.settings)
+    if why_not is not None:
+        return f"❌ Not set: {escape(why_not, quote=False)}."
     metric, kind = rule_metric(rule)
     if metric in CHAT_SCOPED:
         settings = await svc.db(chats.get_settings, chat_id)
@@ -169,6 +189,12 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if rule_id is None:
         return f"{where} already has <code>{escape(canonical)}</code>."
     logger.info("rule added chat=%s rule=%s text=%r", chat_id, rule_id, canonical)
+    off = watcher_off(rule, svc.settings)
+    if off is not None:  # kept: it fires once the operator turns the watcher on
+        return (
+            f"⚠️ Alert set, but it cannot fire yet: {escape(off, quote=False)}. It will once the "
+            f"operator turns that on: <code>{escape(canonical)}</code>"
+        )
     now_line = ""
     if not isinstance(rule, EventRule):
         last = await svc.db(observations.latest, rule.metric)
@@ -198,18 +224,19 @@ async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if chat is None:
         return
     arg = command_argument(update)
-    if not arg.isdigit() or int(arg) < 1:
+    number = parse_index(arg)
+    if number is None:
         problem = (
             "Give the alert's number from /alerts" if not arg else f"{escape(arg)!s} is not an alert number"
         )
         await reply(update, f"❌ {problem}, for example <code>/delete 1</code>.")
         return
-    removed = await svc.db(rule_store.delete_rule_at, chat.id, int(arg))
+    removed = await svc.db(rule_store.delete_rule_at, chat.id, number)
     if removed is None:
         count = len(await svc.db(rule_store.list_rules, chat.id))
         await reply(
             update,
-            f"❌ There is no alert number {int(arg)}: this chat has {count}. /alerts lists them.",
+            f"❌ There is no alert number {number}: this chat has {count}. /alerts lists them.",
         )
         return
     logger.info("rule deleted chat=%s rule=%s", chat.id, removed["id"])
