@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 
 from bot.logs import setup_logging
-from bot.settings import ConfigError, Settings, load_settings, masked_dump
+from bot.settings import ConfigError, Settings, check_runnable, load_settings, masked_dump
+from storage.db import UnusableDatabase, check_db
 from watchers.base import PollContext
 
 
@@ -56,9 +57,10 @@ def cmd_run(settings: Settings) -> int:
                 "token in the environment: export TELEGRAM_BOT_TOKEN=123456:ABC... "
                 "(or MINERWATCH_TELEGRAM__TOKEN), and run `make run` again."
             )
+        check_runnable(settings)  # what `check` refuses, `run` refuses, by the same function
         svc = create_services(settings)
         app = build_application(svc)
-    except (MissingTokenError, ValueError) as err:
+    except (MissingTokenError, ConfigError, ValueError, UnusableDatabase) as err:
         print(f"minerwatch: {err}", file=sys.stderr)
         return 2
     # run_polling stops on SIGINT/SIGTERM (what Procfile hosts send) and then runs post_shutdown:
@@ -116,6 +118,12 @@ def cmd_once(settings: Settings, as_json: bool) -> int:
 def cmd_check(settings: Settings, path: str | None) -> int:
     from bot.settings import resolve_config_path
 
+    try:
+        check_runnable(settings)  # the same refusals as `run`
+        check_db(settings.storage.path)
+    except (ConfigError, UnusableDatabase) as err:
+        print(f"minerwatch: {err}", file=sys.stderr)
+        return 2
     print(f"# config OK: {resolve_config_path(path)}")
     print(json.dumps(masked_dump(settings), indent=2, sort_keys=True))
     if settings.telegram.token is None:

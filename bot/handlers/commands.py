@@ -11,7 +11,14 @@ from html import escape
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.handlers.permissions import admin_only
 from bot.handlers.reachable import not_polled, watched_topics, watcher_off
@@ -243,7 +250,26 @@ async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await reply(update, f"🗑 Deleted: <code>{escape(removed['text'])}</code>")
 
 
+EDIT_NOTE = (
+    "✏️ Edited commands are not run again, so nothing changed. Send the corrected command as a new "
+    "message (and <code>/delete</code> the old alert if it should go)."
+)
+
+
+async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edit never runs a command a second time (an edited ``/delete 1`` would delete a second
+    alert, an edited ``/alert`` add a second rule): a short note for an edited command, silence
+    for other edits, and no other handler sees it."""
+    message = update.edited_message
+    text = (message.text or "") if message else ""
+    if message is not None and text.startswith("/"):
+        await message.reply_text(EDIT_NOTE, parse_mode=ParseMode.HTML, do_quote=False)
+    raise ApplicationHandlerStop
+
+
 def register(app: Application) -> None:
+    # group -1 runs before the commands (group 0): edits stop there
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edited_message), group=-1)
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("alert", admin_only(cmd_alert)))
     app.add_handler(CommandHandler("alerts", cmd_alerts))
