@@ -243,3 +243,20 @@ async def test_rules_on_watched_things_are_set(all_on) -> None:
     ):
         assert "✅ Alert set" in await say(tg, f"/alert {rule}"), rule
     assert len(await rules_of(svc)) == 4
+
+
+def test_share_price_rules_need_the_quotes_watcher_and_a_polled_ticker(tmp_path) -> None:
+    from bot.handlers.reachable import not_polled, watcher_off
+    from bot.settings import load_settings
+    from rules.grammar import parse_rule
+    from tests.harness import write_config
+
+    off = load_settings(write_config(tmp_path / "off.toml", {"storage": {"path": "x.db"}}))
+    rule = parse_rule("stock.riot > 20")
+    assert watcher_off(rule, off) == "Share prices are not watched on this bot ([watchers.quotes] is off)"
+    on = load_settings(
+        write_config(tmp_path / "on.toml", {"watchers.quotes": {"enabled": True, "tickers": ["MARA"]}})
+    )
+    assert watcher_off(rule, on) is None
+    assert "RIOT's share price is not polled on this bot (MARA)" in (not_polled(rule, on) or "")
+    assert not_polled(parse_rule("stock.mara > 20"), on) is None

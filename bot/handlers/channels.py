@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.handlers.commands import add_rule_from_text, reply, rule_metric
+from bot.handlers.reachable import never_fires
 from bot.services import Services, services
 from rules.grammar import parse_rule
 from rules.units import parse_chat_id, parse_index
@@ -54,6 +55,10 @@ async def sync_broadcasts(app: Application, svc: Services) -> None:
         now = svc.clock()
         await svc.db(chats.ensure_chat, chat_id, chat_type, title, now)
         kinds = {text: rule_metric(parse_rule(text)) for text in entry.rules}
+        for text in entry.rules:
+            why_not = never_fires(parse_rule(text), svc.settings)
+            if why_not is not None:
+                logger.warning("broadcast[%d] %s: rule %r cannot fire: %s", i, entry.chat, text, why_not)
         added, removed = await svc.db(rule_store.sync_config_rules, chat_id, entry.rules, kinds, now)
         await svc.db(chats.update_settings, chat_id, now, pinned_status=entry.pinned_status)
         logger.info(
