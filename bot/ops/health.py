@@ -127,14 +127,7 @@ def queue_failing(
 def _last_announced(db: Database, watcher_id: str) -> list[dict[str, Any]]:
     """The failing rows (one per admin) of the watcher's most recently announced episode."""
     reason = f"{REASON_FAILING}:{watcher_id}"
-    rows = list(
-        db.query(
-            "SELECT key, chat_id, created_at FROM outbox WHERE reason = ? AND created_at = "
-            "(SELECT MAX(created_at) FROM outbox WHERE reason = ?)",
-            [reason, reason],
-        )
-    )
-    return rows
+    return outbox.latest_with_reason(db, reason)
 
 
 def queue_recovered(db: Database, watcher_id: str, now: datetime) -> int:
