@@ -13,7 +13,6 @@ Row states: pending -> sending -> sent | failed | pending (retry); held -> summa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -39,10 +38,6 @@ def priority_for(chat_type: str | None) -> int:
     if chat_type in ("group", "supergroup"):
         return PRIORITY_GROUP
     return PRIORITY_PRIVATE
-
-
-def outbox_key(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
 def enqueue(

@@ -16,7 +16,7 @@ from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_r
 from rules.data import Event
 from rules.events import match_event
 from rules.model import EventRule
-from storage import events, observations, outbox, watcher_state
+from storage import events, keys, observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollResult
 
@@ -35,7 +35,7 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
             continue
         text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
-        key = outbox.outbox_key(row.chat_id, "event", event.key)
+        key = keys.event_announcement(row.chat_id, event.key)
         queued += queue_alert(db, row, key, "event", text, rule.severe, now)
     return queued
 
