@@ -139,6 +139,20 @@ class Tranche:
 
 
 @dataclass(frozen=True, slots=True)
+class SharesOutstanding:
+    """Common shares outstanding as a periodic report's cover states them
+    (``dei:EntityCommonStockSharesOutstanding``): the count and the date it is given for, which is
+    usually weeks after the period end."""
+
+    shares: float
+    as_of: str  # ISO date of the count, as the cover states it
+    source: Source  # the report whose cover said so
+
+    def to_json(self) -> dict[str, Any]:
+        return {"shares": self.shares, "as_of": self.as_of, "source": self.source.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerDocument:
     """What one filing document says about a company's debt."""
 
@@ -148,6 +162,7 @@ class LedgerDocument:
     cik: str | None = None
     tranches: tuple[Tranche, ...] = ()
     notes: tuple[str, ...] = ()  # values dropped by the checks, and why (one line each)
+    shares: SharesOutstanding | None = None  # a periodic report's cover count, when it states one
 
     @property
     def periodic(self) -> bool:

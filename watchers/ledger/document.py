@@ -1,7 +1,8 @@
 """One filing document -> a :class:`~rules.ledger.LedgerDocument`. The entry point the CLI and the bot share.
 
-* An inline-XBRL 10-Q/10-K (20-F/40-F): form, period, company, CIK and ticker from its cover-page
-  (``dei:``) facts; tranches from its debt footnote (:mod:`watchers.ledger.footnote`).
+* An inline-XBRL 10-Q/10-K (20-F/40-F): form, period, company, CIK, ticker and shares outstanding
+  (:mod:`watchers.ledger.cover`) from its cover-page (``dei:``) facts; tranches from its debt footnote
+  (:mod:`watchers.ledger.footnote`).
 * Anything else (8-K, 6-K, 424B, a press release): the issuance it announces, through the filings
   term extractor (:mod:`watchers.ledger.issuance`); form from the caller or the document's text.
 
@@ -16,7 +17,7 @@ import re
 
 from rules.ledger import PERIODIC_FORMS, LedgerDocument, Source
 from watchers.base import SourceError
-from watchers.ledger import footnote, ixbrl
+from watchers.ledger import cover, footnote, ixbrl
 from watchers.ledger.issuance import read_issuance
 
 SOURCE = "ledger"
@@ -121,13 +122,16 @@ def _ixbrl(
             notes=tuple(notes),
         )
     reading = footnote.read_note(doc, period)
+    source = Source(form=form_u, period=period, document=document, accession=accession, filed=filed)
+    shares, share_notes = cover.shares_outstanding(doc, source)
     return LedgerDocument(
-        source=Source(form=form_u, period=period, document=document, accession=accession, filed=filed),
+        source=source,
         ticker=symbol.upper() if symbol else None,
         company=company,
         cik=cik,
         tranches=tuple(reading.tranches),
-        notes=(*doc.notes[:50], *reading.notes),
+        notes=(*doc.notes[:50], *reading.notes, *share_notes),
+        shares=shares,
     )
 
 
