@@ -59,15 +59,6 @@ class Derived:
     def observation(self, at: datetime | None = None) -> Observation:
         return Observation(self.metric, self.value, at or self.price.at, self.source)
 
-    def inputs_line(self) -> str:
-        """ "price 2025-07-30 20:00 UTC (yahoo) · shares as of 2025-07-29 (10-Q) · debt as of 2025-06-30"."""
-        parts = [f"price {self.price.at:%Y-%m-%d %H:%M} UTC ({self.price.source})"]
-        if self.shares is not None:
-            parts.append(f"shares as of {self.shares.as_of} ({self.shares.source.form or 'cover'})")
-        if self.debt_as_of is not None:
-            parts.append(f"debt as of {self.debt_as_of}")
-        return " · ".join(parts)
-
 
 def metric_name(family: str, ticker: str) -> str:
     return f"{family}.{ticker.lower()}"
@@ -155,7 +146,9 @@ def dilution_pct(ledger: Ledger | None, shares: float) -> float | None:
 
 
 def leverage_pct(ledger: Ledger | None, mcap: float) -> float | None:
-    if ledger is None or mcap <= 0:
+    """Debt principal ÷ market cap × 100; None before a periodic report lists all of the debt (an
+    issuance alone is not the whole of it)."""
+    if ledger is None or ledger.latest_period is None or mcap <= 0:
         return None
     debt = ledger.total_debt_principal_usd
     return None if debt is None else debt / mcap * 100.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from rules import equity
-from rules.data import Event
+from rules.data import Event, Observation
 from rules.evaluate import DEFAULTS
 from storage import equity as equity_store
 from storage import ledger as ledger_store
@@ -37,6 +37,28 @@ def gather(db: Database, ticker: str) -> Inputs:
 def derived(db: Database, ticker: str) -> list[equity.Derived]:
     inputs = gather(db, ticker)
     return equity.derive(inputs.ticker, inputs.price, inputs.shares, inputs.ledger)
+
+
+def derive_with_price(db: Database, quote: Observation) -> list[tuple[equity.Derived, str]]:
+    """The derived metrics of a fresh ``stock.<ticker>`` quote not yet stored (``once``), with the
+    stored share count and ledger; each with a line naming its inputs' dates."""
+    parts = equity.split_metric(quote.metric)
+    if parts is None or parts[0] != equity.PRICE_FAMILY:
+        return []
+    t = parts[1].upper()
+    price = equity.Price(quote.value, quote.at, quote.source)
+    shares, ledger = equity_store.latest_shares(db, t), ledger_store.load_ledger(db, t)
+    return [(d, inputs_line(d)) for d in equity.derive(t, price, shares, ledger)]
+
+
+def inputs_line(d: equity.Derived) -> str:
+    """ "price 2025-07-30 20:00 UTC (yahoo) · shares 2025-07-29 (10-Q) · debt as of 2025-06-30"."""
+    parts = [f"price {d.price.at:%Y-%m-%d %H:%M} UTC ({d.price.source})"]
+    if d.shares is not None:
+        parts.append(f"shares {d.shares.as_of} ({d.shares.source.form or 'cover'})")
+    if d.debt_as_of is not None:
+        parts.append(f"debt as of {d.debt_as_of}")
+    return "inputs: " + " · ".join(parts)
 
 
 def crossings(db: Database, ticker: str) -> list[Event]:
