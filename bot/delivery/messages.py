@@ -43,6 +43,8 @@ def label(metric: str) -> str:
 
 
 def source_line(source: str, links: Mapping[str, str]) -> str:
+    if "+" in source:  # a derived value names each input's source: "yahoo+edgar"
+        return " + ".join(source_line(part, links) for part in source.split("+"))
     name = escape(SOURCE_NAMES.get(source, source))
     url = links.get(source)
     return f'<a href="{escape(url, quote=True)}">{name}</a>' if url else name

@@ -72,7 +72,7 @@ def _marker(view: StockView) -> str:
     """ "market closed" / "delayed" as the quotes watcher judged the quote, else nothing."""
     price = view.inputs.price
     assert price is not None
-    if view.quote.get("at") and view.quote["at"] != price.at.isoformat():
+    if view.quote.get("at") and datetime.fromisoformat(view.quote["at"]) != price.at:
         return ""  # the state speaks of another quote (a backfilled close is newer): say nothing
     if view.quote.get("session") == "closed":
         return " · market closed"
