@@ -8,6 +8,7 @@ RIOT's 10-K 2024 and 10-Q 2025-06-30 from shared/ledger ($594.4M 0.75% notes due
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -262,3 +263,64 @@ async def test_first_start_backfills_stock_history_once(tmp_path, tg, quotes):
         assert rows[-1][1] == pytest.approx(328.87921142578125)
         await backfill_job(SimpleNamespace(bot_data=app.bot_data))  # history exists: nothing fetched
         assert stand.count("yahoo", "MARA") == 1
+
+
+async def test_once_json_prints_derived_metrics_where_inputs_exist(tmp_path, aiohttp_server):
+    """`python -m bot once --json` with a bot database holding MARA's 8-K ledger (no cover: no share
+    count) and RIOT's real 10-K and 10-Q: convert.mara only for MARA, all four for RIOT, each with
+    its sources and its inputs' dates in `notes`."""
+    from rules import market_calendar as mc
+    from storage.db import open_db
+    from tests.harness import write_config
+    from tests.test_cli import LOOPBACK_SOURCES, clean_env, run_cli
+
+    paths = [labelled_document(lab) for lab in LABELS]
+    if any(p is None for p in paths):
+        pytest.skip("shared/ledger is not beside this checkout")
+    db_path = tmp_path / "bot.db"
+    db = open_db(db_path)
+    now = datetime.now(UTC)
+    ledger_ingest(db, MARA_8K.read_bytes(), document=MARA_8K.name, now=now, ticker="MARA", form="8-K")
+    for path in paths:
+        ledger_ingest(db, path.read_bytes(), document=path.name, now=now)
+    db.close()
+    stand = QuoteStandIn()
+    server = await aiohttp_server(stand.app())
+    url = f"http://127.0.0.1:{server.port}"
+    open_now = mc.is_open(now) and mc.next_close(now) - now > timedelta(minutes=2)
+    at = now - timedelta(seconds=30) if open_now else mc.last_completed_session(now).close
+    stand.quote("MARA", 20.00, at, sources=("yahoo", "nasdaq"))
+    stand.quote("RIOT", 10.00, at, sources=("yahoo", "nasdaq"))
+    cfg = write_config(
+        tmp_path / "c.toml",
+        {
+            **LOOPBACK_SOURCES,
+            "storage": {"path": str(db_path)},
+            "sources.yahoo": {"base_url": url, "min_interval_s": 0},
+            "sources.nasdaq": {"base_url": url, "min_interval_s": 0},
+            "watchers.network": {"enabled": False},
+            "watchers.quotes": {"enabled": True, "tickers": ["MARA", "RIOT"]},
+        },
+    )
+    env = clean_env()
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # this checkout's code, not an install
+    code, out, err = await run_cli("once", "--json", "--config", str(cfg), cwd=tmp_path, env=env)
+    snapshot = json.loads(out)
+    metrics = snapshot["metrics"]
+    assert code == 0, err
+    assert sorted(metrics) == [
+        "convert.mara",
+        "convert.riot",
+        "dilution.riot",
+        "leverage.riot",
+        "mcap.riot",
+        "stock.mara",
+        "stock.riot",
+    ]
+    assert metrics["convert.mara"] == pytest.approx((20 / 25.9133 - 1) * 100)
+    assert metrics["mcap.riot"] == pytest.approx(3_696_231_800)
+    assert metrics["dilution.riot"] == pytest.approx(594_400 * 67.2767 / 369_623_180 * 100)
+    assert metrics["leverage.riot"] == pytest.approx(853_995_000 / 3_696_231_800 * 100)
+    assert snapshot["sources"]["mcap.riot"] == "yahoo+edgar"
+    assert "shares 2025-07-29 (10-Q)" in snapshot["notes"]["mcap.riot"]
+    assert "debt as of 2025-06-30" in snapshot["notes"]["leverage.riot"]
