@@ -164,6 +164,7 @@ async def test_stock_readout_with_real_riot_filings_and_rules(tmp_path, tg, quot
         assert "0.75% Convertible Senior Notes due 2030" in reply
         assert "conversion $14.86 (-28.0%, out of the money)" in reply  # 10.70 / 14.86 − 1
         assert "40.0M shares on conversion" in reply  # 594,400 × 67.2767 = 39,989,270
+        assert "$594.4M outstanding" in reply
         assert "terms: 10-K 2024-12-31" in reply
         # mcap 369,623,180 × 10.70 = 3,954,968,026; leverage 853,995,000 / that = 21.6 %
         assert "Market cap: <b>$3,954,968,026</b>" in reply
@@ -324,3 +325,20 @@ async def test_once_json_prints_derived_metrics_where_inputs_exist(tmp_path, aio
     assert snapshot["sources"]["mcap.riot"] == "yahoo+edgar"
     assert "shares 2025-07-29 (10-Q)" in snapshot["notes"]["mcap.riot"]
     assert "debt as of 2025-06-30" in snapshot["notes"]["leverage.riot"]
+
+
+async def test_a_ledger_arriving_after_the_quote_is_taken_in_by_refresh_equity(tmp_path, tg, quotes):
+    """What the live ledger wiring calls after a document changed a ticker's ledger or share count:
+    the derived metrics are recomputed from the last price, stamped with the time of the change."""
+    from bot.engine.ingest import refresh_equity
+
+    stand, url = quotes
+    clock = FakeClock(MONDAY)
+    async with running_bot(settings_for(tmp_path, tg, url, ["MARA"]), clock) as (_app, svc):
+        await quote(svc, stand, clock, "MARA", 20.0)
+        assert await svc.db(observations.latest, "convert.mara") is None  # no ledger: no value
+        clock.advance(120)
+        await load_mara(svc, clock)
+        await svc.db(refresh_equity, ["MARA"], clock(), svc.pipeline.opts, at=clock())
+        value, at, source = await svc.db(observations.latest, "convert.mara")
+        assert value == pytest.approx((20 / 25.9133 - 1) * 100) and at == clock() and source == "yahoo+edgar"

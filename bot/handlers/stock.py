@@ -28,7 +28,6 @@ from rules import equity
 from rules.catalogue import STOCK_TICKERS, format_value
 from rules.evaluate import change_pct
 from storage import observations, watcher_state
-from watchers.ledger.filings_api import format_usd_short
 
 EXAMPLE = "<code>/stock MARA</code>"
 READOUT = (
@@ -62,6 +61,15 @@ def gather(db: Database, chat_id: int, ticker: str) -> StockView:
 
 def _usd(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def _usd_short(value: float) -> str:
+    """594,400,000 -> "$594.4M"; 1,000,000,000 -> "$1.00B" (principal as filings round it)."""
+    if value >= 1e9:
+        return f"${value / 1e9:,.2f}B"
+    if value >= 1e6:
+        return f"${value / 1e6:,.1f}M"
+    return f"${value:,.0f}"
 
 
 def _when(at: datetime, tz: tzinfo) -> str:
@@ -116,7 +124,7 @@ def render(view: StockView) -> str:
         if issued is not None:
             parts.append(f"{shares_text(issued)} shares on conversion")
         if note.outstanding_principal_usd is not None:
-            parts.append(f"{format_usd_short(note.outstanding_principal_usd)} outstanding")
+            parts.append(f"{_usd_short(note.outstanding_principal_usd)} outstanding")
         lines.append("  " + " · ".join(parts))
         cited = note.cited.get("conversion_price_usd") or note.cited.get("conversion_rate_per_1000")
         if cited is not None:
