@@ -196,12 +196,25 @@ class Level:
     tranche: Tranche
 
 
+def soft_call_price(t: Tranche) -> float | None:
+    """The soft-call trigger in USD: the stated percentage of the conversion price, or None when
+    the filing states no percentage (never 130 % by assumption)."""
+    price = conversion_price(t)
+    if price is None or t.soft_call_pct is None or t.soft_call_pct <= 0:
+        return None
+    return price * t.soft_call_pct / 100.0
+
+
 def levels(ledger: Ledger | None) -> list[Level]:
+    """Each outstanding convertible's conversion price, and its soft-call trigger where stated."""
     out: list[Level] = []
     for t in convertibles(ledger):
         price = conversion_price(t)
         if price is not None:
             out.append(Level(f"{t.key}:conversion", t.instrument, "conversion", price, t))
+        trigger = soft_call_price(t)
+        if trigger is not None:
+            out.append(Level(f"{t.key}:soft_call", t.instrument, "soft_call", trigger, t))
     return out
 
 

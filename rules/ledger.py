@@ -45,6 +45,7 @@ TERMS = (
     "capped_call",
     "cap_price_usd",
     "status",
+    "soft_call_pct",
 )
 JSON_TERMS = TERMS[:7]  # the tranche keys the JSON shape names (besides instrument, kind, sources)
 
@@ -94,6 +95,9 @@ class Tranche:
     capped_call: bool | None = None
     cap_price_usd: float | None = None
     status: str | None = None  # outstanding | repaid | matured | converted | subsequent | None
+    # the issuer may redeem once the stock has traded at this % of the conversion price (the
+    # "soft call", e.g. 130), only where the filing states it
+    soft_call_pct: float | None = None
     aliases: tuple[str, ...] = ()  # defined terms: "2030 Notes", "$50 Million Credit Facility"
     sources: tuple[Source, ...] = ()
     cited: Mapping[str, Source] = field(default_factory=dict)  # term -> the document that stated it

@@ -115,13 +115,24 @@ async def test_converts_crossing_up_and_back_with_hysteresis(tmp_path, tg, quote
         back = tg.sent(chat_id=CHAT)[-1]["text"]
         assert "MARA fell back below the conversion price" in back and "$25.50" in back and "-1.6%" in back
 
+        # up through both the conversion price and the stated soft-call trigger: one notice each,
+        # and convert.mara > 0 fires again (it had resolved)
+        clock.advance(300)
+        assert await quote(svc, stand, clock, "MARA", 34.00) == 3
+        texts = [m["text"] for m in tg.sent(chat_id=CHAT)[-3:]]
+        assert any("crossed above the soft-call trigger" in t and "$33.69" in t for t in texts), texts
+        clock.advance(300)
+        assert await quote(svc, stand, clock, "MARA", 25.50) == 3  # and back down through both
+        texts = [m["text"] for m in tg.sent(chat_id=CHAT)[-3:]]
+        assert any("fell back below the soft-call trigger" in t for t in texts), texts
+
         # the same quote again (a repeated poll) announces nothing
         clock.advance(60)
         stand.quote("MARA", 25.50, clock() - timedelta(seconds=60), sources=("yahoo", "nasdaq"))
         await svc.pipeline.run_watcher(quotes_watcher(svc), svc.session)
         assert await svc.notifier.drain() == 0
         crossings = [m for m in tg.sent(chat_id=CHAT) if "conversion price of its" in m["text"]]
-        assert len(crossings) == 2
+        assert len(crossings) == 4  # up, back, up, back
 
         reply = await command(tg, "/stock mara")
         assert "<b>MARA</b> $25.50" in reply
@@ -130,7 +141,9 @@ async def test_converts_crossing_up_and_back_with_hysteresis(tmp_path, tg, quote
             "conversion $25.91 (-1.6%, out of the money)" in reply and "38.6M shares on conversion" in reply
         )
         assert "terms: 8-K 2024-11-21" in reply
-        assert "soft" not in reply.lower()  # the 8-K states no soft-call trigger: none shown
+        # the 8-K states "at least 130% of the conversion price": 25.9133 × 1.3 = 33.69
+        assert "soft-call trigger $33.69 (130% of conversion, -24.3%)" in reply  # 25.50 / 33.69 − 1
+        assert "$1.00B outstanding" in reply
         assert "Market cap: n/a (no share count from a 10-Q/10-K cover yet)" in reply
         assert "To weighted conversion price: <b>-1.6%</b>" in reply
 
@@ -219,7 +232,8 @@ async def test_chart_draws_conversion_prices(tmp_path, tg, quotes, monkeypatch):
         await tg.wait_for(lambda: bool(tg.sent("sendPhoto", chat_id=CHAT)))
     png, refs = drawn[-1]
     assert [(r.value, r.label) for r in refs] == [
-        (25.9133, "0.00% Convertible Senior Notes due 2030: conversion $25.91")
+        (25.9133, "0.00% Convertible Senior Notes due 2030: conversion $25.91"),
+        (pytest.approx(33.68729), "0.00% Convertible Senior Notes due 2030: soft-call trigger $33.69"),
     ]
     caption = tg.sent("sendPhoto", chat_id=CHAT)[-1]["caption"]
     assert "conversion $25.91" in caption and "stock.mara &gt; 30" in caption

@@ -3,6 +3,7 @@ arithmetic (checked by hand below), crossings with hysteresis, the catalogue and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -205,3 +206,41 @@ def test_rule_errors_name_the_problem():
     with pytest.raises(RuleError, match="don't quote the stock") as err:
         parse_rule("dilution.marx > 15%")
     assert "dilution.mara" in str(err.value)
+
+
+# --- soft-call trigger ---------------------------------------------------------------------------
+
+
+def test_soft_call_trigger_read_from_real_8ks():
+    from pathlib import Path
+
+    filings = Path(__file__).parent / "fixtures" / "filings"
+    mara = filings / "mara-8k-2024-11-21-convertible-closing.html"
+    doc = read_document(mara.read_bytes(), document=mara.name, form="8-K", ticker="MARA")
+    # "... at least 130% of the conversion price then in effect for at least 20 trading days ..."
+    assert [t.soft_call_pct for t in doc.tranches] == [130.0]
+    mstr = filings / "mstr-8k-2020-12-09-convertible-pricing.html"  # a pricing 8-K stating none
+    doc = read_document(mstr.read_bytes(), document=mstr.name, form="8-K", ticker="MSTR")
+    assert [t.kind for t in doc.tranches] == ["convertible_notes"] and doc.tranches[0].soft_call_pct is None
+
+
+def test_soft_call_sentences():
+    from watchers.ledger.soft_call import soft_call_pct, with_soft_call
+
+    said = "The Company may redeem the notes if the stock has been at least 130% of the conversion price."
+    assert soft_call_pct(said) == (130.0, [])
+    assert soft_call_pct("Holders may convert at 130% of the conversion price.") == (None, [])  # no redeem
+    assert soft_call_pct(said + " We may redeem the notes at 150% of the conversion price.")[0] is None
+    pct, notes = soft_call_pct("We may redeem them at 10% of the conversion price.")
+    assert pct is None and "implausible" in notes[0]
+    two = [_conv("A due 2030", 1e8, 10.0, None, "2030"), _conv("B due 2031", 1e8, 12.0, None, "2031")]
+    assert with_soft_call(two, said) == (two, [])  # whose trigger? neither is assumed
+
+
+def test_soft_call_level_only_where_stated():
+    stated = Ledger("XYZ", tranches=(replace(LEDGER.tranches[0], soft_call_pct=130.0),), latest_period="x")
+    assert [(lv.kind, lv.price_usd) for lv in equity.levels(stated)] == [
+        ("conversion", 25.0),
+        ("soft_call", pytest.approx(32.5)),
+    ]
+    assert equity.soft_call_price(LEDGER.tranches[0]) is None

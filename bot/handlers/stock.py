@@ -120,6 +120,12 @@ def render(view: StockView) -> str:
             distance = equity.distance_pct(price.value, level)
             money = "in the money" if distance > 0 else "out of the money"
             parts.append(f"conversion {_usd(level)} ({distance:+.1f}%, {money})")
+        trigger = equity.soft_call_price(note)
+        if trigger is not None:
+            distance = equity.distance_pct(price.value, trigger)
+            parts.append(
+                f"soft-call trigger {_usd(trigger)} ({note.soft_call_pct:g}% of conversion, {distance:+.1f}%)"
+            )
         issued = equity.shares_on_conversion(note)
         if issued is not None:
             parts.append(f"{shares_text(issued)} shares on conversion")

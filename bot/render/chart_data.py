@@ -69,12 +69,14 @@ def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
 
 
 def conversion_lines(db: Any, metric: str) -> list[ReferenceLine]:
-    """On ``stock.<ticker>``: the conversion price of each convertible outstanding (issue 15)."""
+    """On ``stock.<ticker>``: the conversion price of each convertible outstanding and its soft-call
+    trigger where the filing states one (issue 15)."""
     parts = equity.split_metric(metric)
     if parts is None or parts[0] != equity.PRICE_FAMILY:
         return []
     ledger = ledger_store.load_ledger(db, parts[1].upper())
+    what = {"conversion": "conversion", "soft_call": "soft-call trigger"}
     return [
-        ReferenceLine(level.price_usd, f"{level.instrument}: conversion ${level.price_usd:,.2f}")
+        ReferenceLine(level.price_usd, f"{level.instrument}: {what[level.kind]} ${level.price_usd:,.2f}")
         for level in equity.levels(ledger)
     ]

@@ -19,6 +19,7 @@ from rules.ledger import PERIODIC_FORMS, LedgerDocument, Source
 from watchers.base import SourceError
 from watchers.ledger import cover, footnote, ixbrl
 from watchers.ledger.issuance import read_issuance
+from watchers.ledger.soft_call import with_soft_call
 
 SOURCE = "ledger"
 MAX_BYTES = 40_000_000  # the largest miner 10-K seen is ~4 MB; 10x that is no filing we can use
@@ -79,6 +80,8 @@ def _read(
     if form_u.removesuffix("/A") in PERIODIC_FORMS:
         raise SourceError(SOURCE, f"{document}: a {form_u} without inline XBRL is not read, skipped")
     tranches, notes = read_issuance(text, form=form_u, items=items)
+    tranches, call_notes = with_soft_call(tranches, text)
+    notes = [*notes, *call_notes]
     return LedgerDocument(
         source=Source(form=form_u, period=None, document=document, accession=accession, filed=filed),
         ticker=ticker.upper() if ticker else None,
@@ -110,7 +113,10 @@ def _ixbrl(
     company, cik = doc.dei("EntityRegistrantName"), doc.dei("EntityCentralIndexKey")
     if form_u.removesuffix("/A") not in PERIODIC_FORMS:
         # an 8-K/6-K with a tagged cover page: the cover gives ticker and date, the text the terms
-        tranches, notes = read_issuance(data.decode("utf-8", "replace"), form=form_u, items=items)
+        text = data.decode("utf-8", "replace")
+        tranches, notes = read_issuance(text, form=form_u, items=items)
+        tranches, call_notes = with_soft_call(tranches, text)
+        notes = [*notes, *call_notes]
         return LedgerDocument(
             source=Source(
                 form=form_u, period=None, document=document, accession=accession, filed=filed or period
