@@ -14,6 +14,7 @@ import aiohttp
 
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_settings, masked_dump
+from rules.data import Observation
 from watchers.base import PollContext
 
 
@@ -76,6 +77,7 @@ async def poll_once(settings: Settings) -> dict[str, Any]:
     errors: dict[str, str] = {}
     notes: dict[str, str] = {}  # "delayed", "market closed: last price at ..."
     events: list[dict[str, Any]] = []
+    quotes: list[Observation] = []
     async with aiohttp.ClientSession() as session:
         for sw in build_watchers(settings):
             try:
@@ -86,9 +88,22 @@ async def poll_once(settings: Settings) -> dict[str, Any]:
             for obs in result.observations:
                 metrics[obs.metric] = obs.value
                 sources[obs.metric] = obs.source
+                if obs.metric.startswith("stock."):
+                    quotes.append(obs)
             errors.update(result.errors)
             notes.update(result.notes)
             events += [{"kind": e.kind, "key": e.key, **dict(e.data)} for e in result.events if e.announce]
+    if quotes and settings.storage.path and Path(settings.storage.path).exists():
+        # mcap, convert, dilution, leverage: the fresh price with the stored share count and ledger
+        from bot.engine.equity import derive_with_price
+        from storage.db import open_db
+
+        db = open_db(settings.storage.path)
+        try:
+            for d, inputs in (x for obs in quotes for x in derive_with_price(db, obs)):
+                metrics[d.metric], sources[d.metric], notes[d.metric] = d.value, d.source, inputs
+        finally:
+            db.close()
     return {"metrics": metrics, "sources": sources, "notes": notes, "errors": errors, "events": events}
 
 
