@@ -125,12 +125,7 @@ def mark_failed(db: Database, key: str, token: str, error: str) -> None:
 
 def release_claim(db: Database, token: str) -> int:
     """Give back what a drain claimed but did not send (a chat told to wait, a migrated chat)."""
-    cur = db.execute(
-        "UPDATE outbox SET status = 'pending', claim_token = NULL "
-        "WHERE claim_token = ? AND status = 'sending'",
-        [token],
-    )
-    return cur.rowcount
+    return _release(db, "claim_token", token)
 
 
 def process_owner() -> str:
@@ -185,10 +180,13 @@ def claim_owners(db: Database) -> list[str]:
 
 def release_owner(db: Database, owner: str) -> int:
     """Release every row a (dead) process had claimed."""
+    return _release(db, "claimed_by", owner)
+
+
+def _release(db: Database, column: str, value: str) -> int:
     cur = db.execute(
-        "UPDATE outbox SET status = 'pending', claim_token = NULL "
-        "WHERE claimed_by = ? AND status = 'sending'",
-        [owner],
+        f"UPDATE outbox SET status = 'pending', claim_token = NULL WHERE {column} = ? AND status = 'sending'",
+        [value],
     )
     return cur.rowcount
 
