@@ -283,11 +283,63 @@ def _stock_info(ticker: str) -> MetricInfo:
     )
 
 
+# Derived from the stock price, the cover's share count and the debt ledger (rules/equity.py).
+EQUITY_FAMILIES: dict[str, tuple[str, str, int, bool, str]] = {
+    # family: (unit, label, decimals, signed, description with formula)
+    "mcap": (
+        "USD",
+        "market cap",
+        0,
+        False,
+        "market capitalisation: shares outstanding (latest 10-Q/10-K cover) × share price",
+    ),
+    "convert": (
+        "%",
+        "distance to conversion price",
+        1,
+        True,
+        "share price ÷ outstanding-weighted conversion price of its convertible notes − 1, × 100 "
+        "(positive = in the money; only notes with a stated conversion price)",
+    ),
+    "dilution": (
+        "%",
+        "dilution if converted",
+        2,
+        False,
+        "% more shares if every outstanding convertible converted: "
+        "Σ principal ÷ 1000 × conversion rate ÷ shares outstanding × 100",
+    ),
+    "leverage": (
+        "%",
+        "leverage",
+        1,
+        False,
+        "debt principal outstanding (latest filings) ÷ market cap × 100",
+    ),
+}
+
+
+def _equity_info(family: str, ticker: str) -> MetricInfo:
+    unit, label, decimals, signed, description = EQUITY_FAMILIES[family]
+    return MetricInfo(
+        name=f"{family}.{ticker}",
+        unit=unit,
+        label=f"{ticker.upper()} {label}",
+        description=f"{ticker.upper()} {description}",
+        scope="stock",
+        decimals=decimals,
+        signed=signed,
+    )
+
+
 CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
+CATALOGUE.update(
+    {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}
+)
 
 
 def implausible(metric: str, value: float) -> str | None:
@@ -306,15 +358,16 @@ def implausible(metric: str, value: float) -> str | None:
 
 
 POWER_NAME = re.compile(r"^power\.([a-z][a-z0-9_]*)(?:\.(avg1h|avg24h|max24h))?$")
-STOCK_NAME = re.compile(r"^stock\.([a-z][a-z0-9]*)$")
+STOCK_NAME = re.compile(r"^(?:stock|mcap|convert|dilution|leverage)\.([a-z][a-z0-9]*)$")
 
 
 def lookup(name: str) -> MetricInfo | None:
     """The catalogue entry for ``name`` (case-insensitive), or None.
 
     ``power.<point>`` and ``power.<point>.avg1h|.avg24h|.max24h`` exist for every ERCOT hub and load
-    zone in :data:`POWER_POINTS`, ``stock.<ticker>`` for every miner in :data:`STOCK_TICKERS` (they
-    are all in :data:`CATALOGUE`)."""
+    zone in :data:`POWER_POINTS`; ``stock.<ticker>`` and the derived ``mcap``, ``convert``,
+    ``dilution`` and ``leverage.<ticker>`` (:data:`EQUITY_FAMILIES`) for every miner in
+    :data:`STOCK_TICKERS` (they are all in :data:`CATALOGUE`)."""
     return CATALOGUE.get(name.strip().lower())
 
 

@@ -58,6 +58,7 @@ EVENT_KINDS: dict[str, str] = {
     "filings": "filing",
     "curtail": "curtail",
     "digest": "digest",
+    "converts": "converts",
 }
 
 
@@ -69,6 +70,7 @@ def resolve_kind(word: str) -> tuple[str, ...] | None:
 def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     """True when an event of ``kind`` with ``data`` concerns ``rule``.
 
+    A ``converts`` event needs ``data["ticker"]`` when the rule names tickers.
     A ``filing`` needs ``data["ticker"]`` and ``data["kind"]``, and ``data["amount_usd"]`` when the
     rule has a minimum: a filing of unknown amount does not match ``>= 500M``. ``curtail`` is a
     threshold in disguise (rules.evaluate.effective_threshold_rule) and ``digest`` is scheduled
@@ -77,6 +79,8 @@ def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     wanted = EVENT_KINDS.get(rule.event)
     if wanted is None or kind.lower() not in (wanted, rule.event):
         return False
+    if rule.event == "converts":  # a stock crossing a conversion price (rules/equity.py)
+        return not rule.tickers or str(data.get("ticker") or "").upper() in rule.tickers
     if rule.event != "filings":
         return True
     filing_kind = str(data.get("kind") or "other").lower()

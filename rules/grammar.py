@@ -2,7 +2,7 @@
 
     METRIC OP VALUE[unit] [for DURATION] [every DURATION] [margin N%]
     METRIC rises|drops N% in DURATION [every DURATION]
-    retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT]
+    retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
 :class:`RuleError`, whose text is a chat reply naming the problem, with a correct example and
@@ -38,7 +38,7 @@ MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a 
 # otherwise be sent a message per rule on every poll.
 MIN_REPEAT_S = 300
 
-EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest")
+EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts")
 _EVENT_ALIASES = {
     "retarget": "retarget",
     "retargets": "retarget",
@@ -49,6 +49,9 @@ _EVENT_ALIASES = {
     "curtail": "curtail",
     "curtailment": "curtail",
     "digest": "digest",
+    "converts": "converts",
+    "conversion": "converts",
+    "conversions": "converts",
 }
 # Short names people type for metrics.
 METRIC_ALIASES = {
@@ -322,11 +325,13 @@ def _unknown_metric(word: str, rest: Sequence[str], severe: bool) -> RuleError:
         )
     s = STOCK_NAME.match(word)
     if s and s.group(1) not in STOCK_TICKERS:
+        family = word.split(".", 1)[0]
         close = difflib.get_close_matches(s.group(1), STOCK_TICKERS, n=3, cutoff=0.6)
+        fixed = f"{family}.{close[0] if close else 'mara'}"
         return RuleError(
             f"I don't quote the stock {s.group(1).upper()!r}. Known: {', '.join(STOCK_TICKERS)}.",
-            f"/alert stock.{close[0] if close else 'mara'} drops 10% in 1d",
-            [f"stock.{c}" for c in close],
+            f"/alert {fixed} drops 10% in 1d" if family == "stock" else example_for(fixed),
+            [f"{family}.{c}" for c in close],
         )
     suggestions = suggest(word) + difflib.get_close_matches(word, EVENT_NAMES, n=1, cutoff=0.7)
     example = DEFAULT_EXAMPLE
@@ -490,7 +495,29 @@ def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
         return EventRule("retarget" if event == "retarget" else "curtail", severe=severe)
     if event == "digest":
         return EventRule("digest", at=_parse_digest_time(rest), severe=severe)
+    if event == "converts":
+        return _parse_converts(rest, severe)
     return _parse_filings(rest, severe)
+
+
+def _parse_converts(rest: Sequence[str], severe: bool) -> EventRule:
+    """``converts [TICKER...]``: the stock crossing a conversion price of its notes (any watched
+    miner when no ticker is given)."""
+    tickers: list[str] = []
+    for tok in rest:
+        m = _TICKER.match(tok)
+        ticker = m.group(1).lower() if m else ""
+        if ticker not in STOCK_TICKERS:
+            close = difflib.get_close_matches(ticker or tok.lower(), STOCK_TICKERS, n=3, cutoff=0.6)
+            raise RuleError(
+                f"I don't quote the stock {tok!r}: converts takes tickers of watched miners "
+                f"({', '.join(t.upper() for t in STOCK_TICKERS)}).",
+                f"/alert converts {close[0].upper() if close else 'MARA'}",
+                [f"converts {c.upper()}" for c in close],
+            )
+        if ticker.upper() not in tickers:
+            tickers.append(ticker.upper())
+    return EventRule("converts", tuple(tickers), severe=severe)
 
 
 def _parse_digest_time(rest: Sequence[str]) -> str:

@@ -260,3 +260,7 @@ def test_share_price_rules_need_the_quotes_watcher_and_a_polled_ticker(tmp_path)
     assert watcher_off(rule, on) is None
     assert "RIOT's share price is not polled on this bot (MARA)" in (not_polled(rule, on) or "")
     assert not_polled(parse_rule("stock.mara > 20"), on) is None
+    assert "RIOT's share price is not polled" in (not_polled(parse_rule("mcap.riot > 1B"), on) or "")
+    assert watcher_off(parse_rule("converts MARA"), off) is not None
+    assert "RIOT is not polled" in (not_polled(parse_rule("converts MARA RIOT"), on) or "")
+    assert not_polled(parse_rule("converts MARA"), on) is None

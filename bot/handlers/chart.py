@@ -118,6 +118,8 @@ def caption(data: ChartData, days: int, window_text: str) -> str:
     first = data.points[0][0]
     if data.points[-1][0] - first < timedelta(days=days) * 0.9:
         lines.append(f"history starts {first.astimezone(data.tz):%Y-%m-%d %H:%M}")
+    for r in data.references:
+        lines.append(escape(r.label))
     if data.thresholds:
         lines.append("Your alerts:")
         for i, t in enumerate(data.thresholds):

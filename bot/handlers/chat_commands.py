@@ -94,7 +94,8 @@ def status_text(
     if power_metric and power_metric in v:
         lines.append(f"Power {escape(hub)} {fmt(power_metric)}")
     newest = max((row["at"] for row in snapshot.values()), default=None)
-    sources = sorted({SOURCE_NAMES.get(row["source"], row["source"]) for row in snapshot.values()})
+    # a derived value names each input's source ("yahoo+edgar"): list each once
+    sources = sorted({SOURCE_NAMES.get(p, p) for row in snapshot.values() for p in row["source"].split("+")})
     lines.append(f"<i>{escape(', '.join(sources))} · updated {_ago(newest, now)}</i>")
     return "\n".join(lines)
 

@@ -83,6 +83,15 @@ def _why(rule: Rule, settings: Settings) -> str | None:
                     f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on this bot's filings "
                     f"watch list ({', '.join(watched_tickers(settings))}), so this alert cannot fire"
                 )
+        if rule.event == "converts":  # judged on every share price
+            if not settings.watchers.quotes.enabled:
+                return _OFF.format(what="Share prices", verb="are", key="quotes")
+            missing = [t for t in rule.tickers if t.upper() not in quoted_tickers(settings)]
+            if missing:
+                return (
+                    f"the share price of {', '.join(missing)} is not polled on this bot "
+                    f"({', '.join(quoted_tickers(settings))}), so this alert cannot fire"
+                )
         return None  # digest: always
     info = lookup(rule.metric)
     scope = info.scope if info is not None else rule.metric.split(".")[0]
