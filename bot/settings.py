@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from rules.durations import Duration
+from rules.units import parse_chat_id
 from watchers.bitcoind import BitcoindSourceConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
@@ -119,7 +120,7 @@ class BroadcastConfig(_Section):
     @classmethod
     def _chat_form(cls, value: str) -> str:
         value = value.strip()
-        if not (value.startswith("@") and len(value) > 1) and not value.lstrip("-").isdigit():
+        if not (value.startswith("@") and len(value) > 1) and parse_chat_id(value) is None:
             raise ValueError('write "@channelname" or a numeric chat id like "-1001234567890"')
         return value
 
