@@ -134,7 +134,7 @@ def _price_question(what: str, raw: str, usd_per_kwh: float, unit_written: bool,
     number = float(raw.lstrip("$"))
     suggestions = [rebuild.format(f"{_g(number)}/MWh")]
     meaning = f"${_g(number)}/MWh ({money_per_kwh(number / 1000)})"
-    if number <= 100:
+    if number <= 30:  # 30 cents/kWh is about the most anyone mines at; 45 is surely $/MWh
         suggestions.append(rebuild.format(f"{_g(number)}c"))
         meaning += f" or {_g(number)} cents/kWh ({money_per_kwh(number / 100)})"
     raise FleetQuestion(

@@ -103,7 +103,10 @@ def test_fleet_18_45_is_a_question_not_45_dollars_a_kwh() -> None:
     with pytest.raises(FleetQuestion) as err:
         parse_fleet(["18", "45"])
     assert "$45/MWh ($0.045/kWh)" in err.value.problem
-    assert "18 45/MWh" in err.value.suggestions and "18 45c" in err.value.suggestions
+    assert err.value.suggestions == ("18 45/MWh",)  # 45 cents/kWh is no one's power price
+    with pytest.raises(FleetQuestion) as err:
+        parse_fleet(["18", "4.5"])  # this one may be cents
+    assert err.value.suggestions == ("18 4.5/MWh", "18 4.5c")
     assert parse_fleet(["18", "45/MWh"]) == FleetInput(18.0, 0.045)
     assert parse_fleet(["18", "$45/MWh"]) == FleetInput(18.0, 0.045)
     assert parse_fleet(["18", "4.5c"]).power_usd_per_kwh == pytest.approx(0.045)
