@@ -92,10 +92,13 @@ class ZmqBlocks:
             self.status.malformed += 1
             self.status.last_error = f"malformed notification: {err}"
             return None
-        if self._last_seq is not None and seq != (self._last_seq + 1) % 2**32:
+        if self._last_seq is not None:
             gap = (seq - self._last_seq - 1) % 2**32
-            self.missed += gap
-            logger.warning("bitcoind zmq: %d hashblock notification(s) lost (sequence %d)", gap, seq)
+            if 0 < gap < 2**31:
+                self.missed += gap
+                logger.warning("bitcoind zmq: %d hashblock notification(s) lost (sequence %d)", gap, seq)
+            elif gap >= 2**31:  # went back: the node restarted and counts from 0 again
+                logger.info("bitcoind zmq: sequence restarted at %d (node restart)", seq)
         self._last_seq = seq
         if block_hash == self._last_hash:
             return None  # the same block again

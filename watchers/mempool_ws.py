@@ -52,6 +52,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from watchers.base import MAX_INT_DIGITS
 from watchers.mempool import MAX_BYTES, MempoolSourceConfig
 
 logger = logging.getLogger(__name__)
@@ -128,10 +129,15 @@ class Message:
     pong: bool = False
 
 
+def _bounded_int(digits: str) -> int | float:
+    # int() of thousands of digits raises; such a number is no height, and says so below
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else float("inf")
+
+
 def parse_message(text: str | bytes) -> Message:
     """One message (mempool sends each as one JSON object). Raises :class:`Malformed`."""
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_int=_bounded_int)
     except (ValueError, RecursionError) as err:
         raise Malformed("not JSON") from err
     if not isinstance(payload, Mapping):
