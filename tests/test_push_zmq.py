@@ -10,11 +10,11 @@ import struct
 import pytest
 
 pytest.importorskip("zmq", reason="pyzmq not installed (optional extra: pip install 'minerwatch[zmq]')")
-import zmq  # noqa: E402
-import zmq.asyncio  # noqa: E402
+import zmq
+import zmq.asyncio
 
-from watchers.bitcoind_zmq import MalformedZmq, ZmqBlocks, parse_hashblock  # noqa: E402
-from watchers.mempool_ws import BlockNotice  # noqa: E402
+from watchers.bitcoind_zmq import MalformedZmq, ZmqBlocks, parse_hashblock
+from watchers.mempool_ws import BlockNotice
 
 # Block 837050's hash (tests/fixtures/mempool-ws: the same block mempool announces), as Core sends it.
 HASH_837050 = "00000000000000000000e7d533924ecd9e2096bdf261ae3daf3f04861150c5a8"
