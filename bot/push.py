@@ -55,6 +55,7 @@ class PushFollow:
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=SEEN_BLOCKS))
     _wanted: asyncio.Event = field(default_factory=asyncio.Event)
     _checked: object | None = None
+    _busy: bool = False  # a block-driven poll (and its drain) is running
 
     async def on_block(self, notice: BlockNotice) -> None:
         """A push source saw a new block: poll now (once per block, whoever announced it)."""
@@ -76,11 +77,14 @@ class PushFollow:
         while True:
             await self._wanted.wait()
             self._wanted.clear()  # notices from now on ask for one more poll after this one
+            self._busy = True
             try:
                 await run_watch(self.svc, self.bot_data, self.network)
                 self.block_polls += 1
             except Exception:  # a poll failure is health state already; the loop must live on
                 logger.exception("block-driven poll failed")
+            finally:
+                self._busy = False
 
     async def _tip_check(self) -> None:
         """Tell the socket each new tip a poll read, so a socket left behind is closed."""
@@ -100,7 +104,7 @@ class PushFollow:
 
     async def wait_idle(self) -> None:
         """Until no block-driven poll is wanted or running (tests and the benchmark)."""
-        while self._wanted.is_set() or self.svc.pipeline.lock(self.network.watcher.id).locked():
+        while self._wanted.is_set() or self._busy or self.svc.pipeline.lock(self.network.watcher.id).locked():
             await asyncio.sleep(0.005)
 
 
