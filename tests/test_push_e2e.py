@@ -189,3 +189,19 @@ async def test_one_poll_per_watcher_at_a_time_and_notices_coalesce(tmp_path, tg)
         loop.cancel()
         assert slow.polls == 4  # 2 before + the running one + one coalesced
         assert follow.block_polls == 2 and slow.max_active == 1
+
+
+def test_zmq_without_pyzmq_stops_the_bot_at_start_naming_the_key(monkeypatch):
+    import sys
+
+    from bot.registry import build_watchers
+    from bot.settings import Settings
+
+    monkeypatch.setitem(sys.modules, "zmq", None)  # as if pyzmq were not installed
+    monkeypatch.setitem(sys.modules, "zmq.asyncio", None)
+    settings = Settings(sources={"bitcoind": {"zmq": "tcp://127.0.0.1:28332"}})
+    with pytest.raises(ValueError, match=r"\[sources.bitcoind\] zmq .* pip install 'minerwatch\[zmq\]'"):
+        build_watchers(settings)
+    with pytest.raises(ValueError, match="zmq"):
+        Settings(sources={"bitcoind": {"zmq": "127.0.0.1:28332"}})  # no transport: refused
+    assert len(build_watchers(Settings())) == 1  # without the key, pyzmq is never needed

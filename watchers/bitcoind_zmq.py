@@ -31,8 +31,8 @@ HEARTBEAT_TIMEOUT_MS = 30_000  # ... a peer silent for 30 s is reconnected
 RECONNECT_MAX_MS = 60_000  # libzmq's reconnect back-off ceiling
 
 
-class ZmqUnavailable(RuntimeError):
-    """pyzmq is not installed."""
+class ZmqUnavailable(ValueError):
+    """pyzmq is not installed: a config the install cannot serve (stops the bot at start)."""
 
 
 def zmq_module() -> Any:
