@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -337,3 +338,36 @@ async def test_a_socket_behind_the_rest_tip_is_dropped(follower):
     await h.socket.check()
     await until(lambda: h.sleeps == [2.0], "the drop")
     assert "behind" in (h.socket.status.last_error or "")
+
+
+# -- the poll a block triggers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("garbage", [None, {"difficultyChange": "lots"}, {"estimatedRetargetDate": 5}])
+async def test_pushed_values_serve_the_poll_and_garbage_falls_back_to_rest(aiohttp_server, garbage):
+    import aiohttp
+
+    from tests.mempool_standin import MempoolStandIn
+    from watchers.base import PollContext
+    from watchers.network import NetworkWatcher, NetworkWatcherConfig
+
+    rest = MempoolStandIn()
+    rest.serve_file("/api/v1/difficulty-adjustment", "difficulty-adjustment.mainnet-2024-03-31.json")
+    rest.serve_file("/api/blocks/tip/height", "blocks-tip-height.assembled-mainnet-2024-03-31.txt")
+    server = await aiohttp_server(rest.app())
+    cfg = MempoolSourceConfig(base_url=str(server.make_url("")).rstrip("/"))
+    watcher = NetworkWatcher(NetworkWatcherConfig(price_sources=["mempool"]), cfg)
+    now = datetime(2024, 3, 31, 3, 18, tzinfo=UTC)
+    da = {**capture()["da"], **(garbage or {})}
+    watcher.offer_push(BlockNotice("mempool", 837051, "ab" * 32, da))
+    async with aiohttp.ClientSession() as session:
+        result = await watcher.poll(PollContext(session=session, now=now, state={}))
+        values = {o.metric: o.value for o in result.observations}
+        assert values["height"] == 837051  # the pushed height, not REST's 837050
+        assert rest.hits.get("/api/blocks/tip/height") is None
+        assert values["difficulty.next_change"] == pytest.approx(5.914788959658535)
+        assert rest.hits.get("/api/v1/difficulty-adjustment") == (None if garbage is None else 1)
+        # taken by one poll only: the next (interval) poll reads REST again
+        again = await watcher.poll(PollContext(session=session, now=now, state={}))
+        assert {o.metric: o.value for o in again.observations}["height"] == 837050
+        assert rest.hits.get("/api/blocks/tip/height") == 1
