@@ -19,6 +19,7 @@ from datetime import datetime
 import aiohttp
 from telegram.ext import Application, ApplicationBuilder
 
+from bot import push
 from bot.delivery.drain import Notifier
 from bot.delivery.pacer import Pacer
 from bot.engine.dbworker import DbWorker
@@ -101,6 +102,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
         await channels.sync_broadcasts(app, svc)
         if with_jobs:
             schedule_jobs(app, svc)
+            await push.start(app.bot_data, svc)  # block-driven polls: mempool socket, node ZMQ
             await register_menus(app.bot)
         logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")
 
@@ -114,6 +116,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
                 logger.warning("final flush incomplete (%s): the rest goes out on the next start", exc)
 
     async def post_shutdown(app: Application) -> None:
+        await push.stop(app.bot_data)
         await ops_http.stop(app.bot_data)
         if svc.session is not None:
             await svc.session.close()

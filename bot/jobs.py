@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
@@ -15,6 +16,7 @@ from bot.delivery.digest import digest_job
 from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.engine.backfill import backfill_history
+from bot.engine.runner import PollOutcome
 from bot.ops import health
 from bot.ops import http as ops_http
 from bot.services import ScheduledWatcher, Services, services
@@ -28,15 +30,22 @@ async def backfill_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
     job = context.job
-    assert job is not None and svc.session is not None
-    scheduled: ScheduledWatcher = job.data  # type: ignore[assignment]
+    assert job is not None
+    await run_watch(services(context), context.bot_data, job.data)  # type: ignore[arg-type]
+
+
+async def run_watch(svc: Services, bot_data: dict[Any, Any], scheduled: ScheduledWatcher) -> PollOutcome:
+    """One poll of a watcher and what follows it: the ``watch:<id>`` job, and the block-driven
+    poll of a push source (bot/push.py) call this same function; the runner's per-watcher lock
+    keeps the two from ever running at once."""
+    assert svc.session is not None
     outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
     # Metrics, and the admins hear of a failing source once (and of its recovery once).
-    notices = await health.after_poll(svc, ops_http.app_metrics(context.bot_data), outcome)
+    notices = await health.after_poll(svc, ops_http.app_metrics(bot_data), outcome)
     if (outcome.queued or notices) and svc.notifier is not None:
         await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
+    return outcome
 
 
 async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.services import ScheduledWatcher
 from bot.settings import Settings
+from watchers.bitcoind_zmq import zmq_module
 from watchers.ercot import PowerWatcher
 from watchers.filings.watcher import FilingsWatcher
 from watchers.network import NetworkWatcher
@@ -17,6 +18,8 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
     out: list[ScheduledWatcher] = []
     w, s = settings.watchers, settings.sources
     if w.network.enabled:
+        if s.bitcoind.zmq:
+            zmq_module()  # ZmqUnavailable (a ValueError naming the key) when pyzmq is not installed
         out.append(
             ScheduledWatcher(NetworkWatcher(w.network, s.mempool, s.bitcoind, s.price), w.network.every)
         )
