@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.services import ScheduledWatcher
 from bot.settings import Settings
 from watchers.ercot import PowerWatcher
+from watchers.ercot_grid import GridWatcher
 from watchers.filings.watcher import FilingsWatcher
 from watchers.network import NetworkWatcher
 from watchers.quotes import QuotesWatcher
@@ -22,6 +23,8 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
         )
     if w.power.enabled:
         out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
+    if w.grid.enabled:
+        out.append(ScheduledWatcher(GridWatcher(w.grid, s.ercot), w.grid.every))
     if w.filings.enabled:
         out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
     if w.quotes.enabled:  # tickers default to the filings watch list

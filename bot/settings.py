@@ -32,6 +32,7 @@ from pydantic_settings import (
 from rules.durations import Duration
 from watchers.bitcoind import BitcoindSourceConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
+from watchers.ercot_grid import GridWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
@@ -76,6 +77,7 @@ class SourcesConfig(_Section):
 class WatchersConfig(_Section):
     network: NetworkWatcherConfig = Field(default_factory=NetworkWatcherConfig)
     power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
+    grid: GridWatcherConfig = Field(default_factory=GridWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
     quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
 

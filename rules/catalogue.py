@@ -36,6 +36,8 @@ YEAR_2100 = 4102444800.0
 # ERCOT's system-wide offer cap is $5,000/MWh and real-time adders add to it; prices far outside
 # this band are a broken file, not a market event.
 POWER_PRICE_BOUNDS = (-10_000.0, 50_000.0)
+# ERCOT system load, MW: the record is ~86 GW (2023-24); a value outside this band is a broken file.
+GRID_LOAD_BOUNDS = (1_000.0, 200_000.0)
 
 
 # ERCOT settlement points we know (data-sources.md): trading hubs and load zones, lower case.
@@ -243,6 +245,33 @@ _BASE: tuple[MetricInfo, ...] = (
         "chat",
         2,
         signed=True,
+    ),
+    MetricInfo(
+        "ercot.load",
+        "MW",
+        "ERCOT system load",
+        "ERCOT actual system demand, newest 5-minute value (supply-demand dashboard)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
+    MetricInfo(
+        "ercot.load.forecast",
+        "MW",
+        "ERCOT forecast peak today",
+        "Highest ERCOT load forecast for the rest of today (its hour ending, CPT, is shown with it)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
+    MetricInfo(
+        "ercot.load.month_peak",
+        "MW",
+        "ERCOT month's peak so far",
+        "Highest 15-minute ERCOT load interval of the month so far (4CP: June-September)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
     ),
 )
 

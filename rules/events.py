@@ -59,6 +59,7 @@ EVENT_KINDS: dict[str, str] = {
     "curtail": "curtail",
     "digest": "digest",
     "converts": "converts",
+    "4cp": "4cp",  # ERCOT 4CP warnings (rules/fourcp.py)
 }
 
 

@@ -10,6 +10,9 @@ already exists queues nothing. What a key names is therefore what is sent at mos
 | event_announcement      | chat × event (``Event.key``: ``retarget:<height>``,            |
 |                         | ``filing:<accession>``): the events table also records every   |
 |                         | event once, so a pruned outbox never lets an old one through   |
+|                         | ERCOT 4CP warnings use event keys ``4cp:<CPT date>:<stage>``   |
+|                         | (stage forecast, actual or result; rules/fourcp.py builds them |
+|                         | because watchers may not import storage): one per day and stage|
 | digest                  | chat × local date                                              |
 | quiet_summary_page      | chat × the first held row it summarises × page                 |
 | source_failing          | watcher × failure episode (its start) × admin                  |

@@ -236,3 +236,23 @@ def test_config_is_checked():
         FourCpConfig(months=(13,))
     with pytest.raises(ValueError):
         FourCpConfig(window_start=time(20), window_end=time(13))
+
+
+def test_4cp_rule_and_load_metrics_in_the_grammar():
+    from rules.events import match_event
+    from rules.grammar import RuleError, format_rule, parse_rule
+    from rules.model import EventRule, ThresholdRule
+
+    rule = parse_rule("/alert !4cp")
+    assert rule == EventRule("4cp", severe=True) and format_rule(rule) == "!4cp"
+    assert parse_rule(format_rule(rule)) == rule
+    assert match_event(rule, "4cp", {"stage": "forecast"}) and not match_event(rule, "retarget", {})
+    with pytest.raises(RuleError):
+        parse_rule("4cp tomorrow")
+    load = parse_rule("ercot.load > 80k")
+    assert (
+        isinstance(load, ThresholdRule) and load.value == 80_000 and format_rule(load) == "ercot.load > 80000"
+    )
+    assert parse_rule("ercot.load.month_peak >= 85000 MW").value == 85_000
+    with pytest.raises(RuleError, match="MW"):
+        parse_rule("ercot.load > 3%")

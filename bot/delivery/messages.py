@@ -150,4 +150,8 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         from bot.delivery.stock_messages import converts_message  # it imports this module
 
         return converts_message(data, links, tz)
+    if kind == "4cp":
+        from bot.delivery.grid_messages import fourcp_message  # it imports this module
+
+        return fourcp_message(data, links, tz)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

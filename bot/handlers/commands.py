@@ -55,6 +55,7 @@ HELP = (
     "/filings: the latest financing filings seen\n"
     "/stock <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
     "market cap, dilution and leverage, e.g. <code>/stock MARA</code>\n"
+    "/4cp: ERCOT's load peaks this month, today's forecast peak and the 4CP state\n"
     "/channel @name alert|alerts|delete …: (the bot's admins) a channel's alerts, e.g. "
     "<code>/channel @mychannel alert retarget</code>\n"
     "/start: welcome and examples\n"

@@ -26,6 +26,7 @@ _COMMANDS = {
     "tz": "time zone for times shown here",
     "filings": "latest financing filings",
     "stock": "a miner's stock vs its convertibles, e.g. MARA",
+    "4cp": "ERCOT 4CP: month's load peaks, today's forecast",
     "help": "all commands with examples",
 }
 PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]

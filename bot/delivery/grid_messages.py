@@ -1,0 +1,68 @@
+"""Texts of ERCOT grid-risk events (issue 16): the 4CP warnings. Every time is shown in the chat's
+zone and labelled with ERCOT's own (hour ending, Central Prevailing Time)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, tzinfo
+from html import escape
+from typing import Any
+
+from bot.delivery.messages import source_line, truncate
+from rules.fourcp import QUARTER, day_label, hour_ending, interval_label
+
+
+def _mw(value: Any) -> str:
+    return f"{float(value):,.0f} MW"
+
+
+def _when(iso: str, length: timedelta, tz: tzinfo) -> str:
+    return interval_label(datetime.fromisoformat(iso), length, tz)
+
+
+def _prior(data: Mapping[str, Any], tz: tzinfo) -> str:
+    if data.get("prior_mw") is None:
+        return "no earlier peak this month"
+    day = day_label(date.fromisoformat(str(data["prior_day"])))
+    return f"{_mw(data['prior_mw'])} on {day}, {_when(str(data['prior_end']), QUARTER, tz)}"
+
+
+def fourcp_message(data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo) -> str:
+    stage = str(data.get("stage"))
+    day = date.fromisoformat(str(data["day"]))
+    month = f"{day:%B}"
+    margin = float(data.get("margin_pct") or 0)
+    if stage == "forecast":
+        end = datetime.fromisoformat(str(data["end"]))
+        below = float(data["pct_below"])
+        rel = f"{below:.1f}% under" if below > 0 else f"{-below:.1f}% above"
+        head = f"⚡ <b>4CP watch {escape(day_label(day))}: forecast peak {_mw(data['mw'])}</b>"
+        lines = [
+            f"hour ending {hour_ending(end)} CPT ({end.astimezone(tz):%H:%M %Z}) · {rel} {month}'s peak "
+            f"so far ({_prior(data, tz)}), within the {margin:g}% margin: a likely peak day",
+        ]
+    elif stage == "actual":
+        below = float(data["pct_below"])
+        state = "a new monthly peak so far" if data.get("new_peak") else f"{below:.1f}% under the peak"
+        head = f"🔥 <b>4CP now: ERCOT load {_mw(data['mw'])}</b>"
+        lines = [
+            f"interval {_when(str(data['end']), QUARTER, tz)} · {state} ({_prior(data, tz)}); "
+            "keep load off until it has clearly turned down",
+        ]
+    else:
+        when = _when(str(data["end"]), QUARTER, tz)
+        if data.get("new_peak"):
+            head = f"📈 <b>4CP {escape(day_label(day))}: new {month} peak {_mw(data['mw'])}</b>"
+            lines = [f"interval {when} · previous: {_prior(data, tz)}"]
+        else:
+            head = f"✅ <b>4CP {escape(day_label(day))}: no new {month} peak</b>"
+            lines = [f"today's highest {_mw(data['mw'])} at {when} · the peak stands: {_prior(data, tz)}"]
+        lines.append("operational values: ERCOT settles 4CP later on its own figures")
+    body = "\n".join(
+        [
+            head,
+            *(escape(line, quote=False) for line in lines),
+            f"{source_line('ercot', links)} · <code>4cp</code>",
+        ]
+    )
+    return truncate(body)

@@ -1,0 +1,85 @@
+"""Issue 16, the chat side of the 4CP watch: `/alert 4cp`, the grid watcher's poll (against the
+local supply-demand stand-in, synthetic payload: tests/fixtures/ercot_grid/PROVENANCE.md) through
+the real pipeline, outbox and notifier to the fake Bot API server; `/4cp` reads the same state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+
+from storage import watcher_state
+from tests.fake_telegram import FakeTelegram
+from tests.harness import FakeClock, bot_settings, running_bot
+from watchers.ercot_grid import SUPPLY_DEMAND_PATH, GridWatcher
+
+CHAT = 4242
+CT = ZoneInfo("America/Chicago")
+FIXTURE = (
+    Path(__file__).parent / "fixtures" / "ercot_grid" / "supply-demand.2026-07-14T1600-0500.synthetic.json"
+)
+PRIOR = {
+    "version": 1,
+    "month": "2026-07",
+    "days": {"2026-07-07": [80_500.0, "2026-07-07T22:00:00+00:00"]},  # Tue Jul 7, HE 17 CPT
+    "stages": {},
+    "forecast": None,
+}
+
+
+async def command(tg: FakeTelegram, text: str) -> str:
+    return await tg.command(text, chat_id=CHAT)
+
+
+async def test_4cp_warnings_reach_the_chat_once_with_times_in_its_zone(tmp_path, tg, aiohttp_server):
+    async def supply_demand(_request: web.Request) -> web.Response:
+        return web.Response(body=FIXTURE.read_bytes(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get(SUPPLY_DEMAND_PATH, supply_demand)
+    server = await aiohttp_server(app)
+    clock = FakeClock(datetime(2026, 7, 14, 16, 2, tzinfo=CT).astimezone(UTC))
+    settings = bot_settings(
+        tmp_path,
+        tg,
+        {
+            "watchers.network": {"enabled": False},
+            "watchers.grid": {"enabled": True},
+            "sources.ercot": {"base_url": str(server.make_url("")).rstrip("/")},
+        },
+    )
+    async with running_bot(settings, clock) as (_app, svc):
+        assert "Alert set" in await command(tg, "/alert 4cp")
+        await command(tg, "/tz Europe/Berlin")
+        grid = next(w.watcher for w in svc.watchers if isinstance(w.watcher, GridWatcher))
+        # the month's earlier peak, as an earlier poll would have stored it
+        await svc.db(watcher_state.save_success, "grid", {"fourcp": PRIOR}, clock())
+        async with aiohttp.ClientSession() as session:
+            outcome = await svc.pipeline.run_watcher(grid, session)
+            assert outcome.ok and outcome.new_events == 2
+            assert await svc.notifier.drain() == 2
+            texts = [m["text"] for m in tg.sent(chat_id=CHAT)[-2:]]
+            forecast = next(t for t in texts if "forecast peak" in t)
+            # HE 17 CPT = 17:00 CDT = 00:00 CEST; the prior peak's interval shown in both zones
+            assert "hour ending 17 CPT (00:00 CEST)" in forecast
+            assert "Tue Jul 7, 23:45–00:00 CEST (HE 17 CPT, 16:45–17:00)" in forecast
+            assert "within the 2% margin" in forecast
+            actual = next(t for t in texts if "4CP now" in t)
+            assert "22:45–23:00 CEST (HE 16 CPT, 15:45–16:00)" in actual
+
+            clock.advance(300)  # the next poll: the same day's stages are not sent again
+            outcome = await svc.pipeline.run_watcher(grid, session)
+            assert outcome.ok and outcome.new_events == 0 and await svc.notifier.drain() == 0
+
+        reply = await command(tg, "/4cp")
+        assert "Month's highest intervals so far" in reply
+        assert "Tue Jul 7" in reply and "80,500 MW" in reply
+        assert "Today's forecast peak" in reply and "hour ending 17 CPT" in reply
+        assert "likely peak day" in reply or "near the month's peak" in reply
+        assert "Load now" in reply and " MW" in reply
+
+        clock.advance(timedelta(days=90).total_seconds())  # October: out of season
+        assert "Out of season" in await command(tg, "/4cp")
