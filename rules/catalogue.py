@@ -265,6 +265,15 @@ _BASE: tuple[MetricInfo, ...] = (
         bounds=GRID_LOAD_BOUNDS,
     ),
     MetricInfo(
+        "ercot.prc",
+        "MW",
+        "ERCOT physical responsive capability",
+        "ERCOT PRC: online reserves able to respond within minutes; EEA levels follow it down",
+        "power",
+        0,
+        bounds=(0.0, 200_000.0),
+    ),
+    MetricInfo(
         "ercot.load.month_peak",
         "MW",
         "ERCOT month's peak so far",

@@ -60,6 +60,7 @@ EVENT_KINDS: dict[str, str] = {
     "digest": "digest",
     "converts": "converts",
     "4cp": "4cp",  # ERCOT 4CP warnings (rules/fourcp.py)
+    "ercot.grid": "ercot.grid",  # ERCOT grid condition and PRC (rules/grid_condition.py)
 }
 
 

@@ -3,7 +3,7 @@
     METRIC OP VALUE[unit] [for DURATION] [every DURATION] [margin N%]
     METRIC rises|drops N% in DURATION [every DURATION]
     retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
-    4cp
+    4cp | ercot.grid
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
 :class:`RuleError`, whose text is a chat reply naming the problem, with a correct example and
@@ -40,7 +40,7 @@ MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a 
 # otherwise be sent a message per rule on every poll.
 MIN_REPEAT_S = 300
 
-EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts", "4cp")
+EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid")
 _EVENT_ALIASES = {
     "retarget": "retarget",
     "retargets": "retarget",
@@ -55,6 +55,9 @@ _EVENT_ALIASES = {
     "conversion": "converts",
     "conversions": "converts",
     "4cp": "4cp",
+    "ercot.grid": "ercot.grid",
+    "grid": "ercot.grid",
+    "eea": "ercot.grid",
 }
 # Short names people type for metrics.
 METRIC_ALIASES = {
@@ -485,13 +488,14 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
 
 
 def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
-    if event in ("retarget", "curtail", "4cp"):
+    if event in ("retarget", "curtail", "4cp", "ercot.grid"):
         if rest:
             raise RuleError(f"{event!r} takes nothing after it, not {rest[0]!r}.", f"/alert {event}")
-        simple: dict[str, Literal["retarget", "curtail", "4cp"]] = {
+        simple: dict[str, Literal["retarget", "curtail", "4cp", "ercot.grid"]] = {
             "retarget": "retarget",
             "curtail": "curtail",
             "4cp": "4cp",
+            "ercot.grid": "ercot.grid",
         }
         return EventRule(simple[event], severe=severe)
     if event == "digest":

@@ -4,6 +4,7 @@ the real pipeline, outbox and notifier to the fake Bot API server; `/4cp` reads 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from aiohttp import web
 from storage import watcher_state
 from tests.fake_telegram import FakeTelegram
 from tests.harness import FakeClock, bot_settings, running_bot
-from watchers.ercot_grid import SUPPLY_DEMAND_PATH, GridWatcher
+from watchers.ercot_grid import DAILY_PRC_PATH, SUPPLY_DEMAND_PATH, GridWatcher
 
 CHAT = 4242
 CT = ZoneInfo("America/Chicago")
@@ -83,3 +84,49 @@ async def test_4cp_warnings_reach_the_chat_once_with_times_in_its_zone(tmp_path,
 
         clock.advance(timedelta(days=90).total_seconds())  # October: out of season
         assert "Out of season" in await command(tg, "/4cp")
+
+
+async def test_grid_emergency_reaches_the_chat_once(tmp_path, tg, aiohttp_server):
+    prc = json.loads((FIXTURE.parent / "daily-prc.2026-07-14T1600-0500.synthetic.json").read_text())
+
+    async def supply_demand(_request: web.Request) -> web.Response:
+        return web.Response(body=FIXTURE.read_bytes(), content_type="application/json")
+
+    async def daily_prc(_request: web.Request) -> web.Response:
+        return web.json_response(prc)
+
+    app = web.Application()
+    app.router.add_get(SUPPLY_DEMAND_PATH, supply_demand)
+    app.router.add_get(DAILY_PRC_PATH, daily_prc)
+    server = await aiohttp_server(app)
+    clock = FakeClock(datetime(2026, 7, 14, 16, 2, tzinfo=CT).astimezone(UTC))
+    settings = bot_settings(
+        tmp_path,
+        tg,
+        {
+            "watchers.network": {"enabled": False},
+            "watchers.grid": {"enabled": True},
+            "sources.ercot": {"base_url": str(server.make_url("")).rstrip("/")},
+        },
+    )
+    async with running_bot(settings, clock) as (_app, svc):
+        assert "Alert set: <code>ercot.grid</code>" in await command(tg, "/alert grid")
+        grid = next(w.watcher for w in svc.watchers if isinstance(w.watcher, GridWatcher))
+        async with aiohttp.ClientSession() as session:
+            assert (await svc.pipeline.run_watcher(grid, session)).ok
+            assert await svc.notifier.drain() == 0  # normal: nothing to say
+            prc["current_condition"].update(state="conservation", title="Conservation Appeal")
+            clock.advance(300)
+            assert (await svc.pipeline.run_watcher(grid, session)).ok
+            assert await svc.notifier.drain() == 1
+            text = tg.sent(chat_id=CHAT)[-1]["text"]
+            assert "ERCOT grid: conservation appeal" in text and "was normal conditions" in text
+            assert "PRC 13,820 MW" in text
+            clock.advance(300)
+            assert (await svc.pipeline.run_watcher(grid, session)).ok
+            assert await svc.notifier.drain() == 0  # still the same condition: no stream
+            prc["current_condition"].update(state="normal", title="Normal Conditions")
+            clock.advance(300)
+            assert (await svc.pipeline.run_watcher(grid, session)).ok
+            assert await svc.notifier.drain() == 1
+            assert "ERCOT back to normal conditions" in tg.sent(chat_id=CHAT)[-1]["text"]

@@ -19,12 +19,20 @@ from pydantic import ValidationError
 
 from watchers.base import PollContext, SourceError
 from watchers.ercot import ErcotSourceConfig
-from watchers.ercot_grid import SUPPLY_DEMAND_PATH, GridWatcher, GridWatcherConfig, parse_supply_demand
+from watchers.ercot_grid import (
+    DAILY_PRC_PATH,
+    SUPPLY_DEMAND_PATH,
+    GridWatcher,
+    GridWatcherConfig,
+    parse_daily_prc,
+    parse_supply_demand,
+)
 
 FIXTURE = (
     Path(__file__).parent / "fixtures" / "ercot_grid" / "supply-demand.2026-07-14T1600-0500.synthetic.json"
 )
 PAYLOAD = json.loads(FIXTURE.read_text())
+PRC = json.loads((FIXTURE.parent / "daily-prc.2026-07-14T1600-0500.synthetic.json").read_text())
 CT = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 7, 14, 16, 2, tzinfo=CT).astimezone(UTC)
 
@@ -36,6 +44,15 @@ class Stand:
         self.headers: dict[str, str] = {}
         self.hits = 0
         self.body: bytes | None = None
+        self.prc: Any = PRC
+        self.prc_status = 200
+        self.prc_hits = 0
+
+    async def handle_prc(self, request: web.Request) -> web.Response:
+        self.prc_hits += 1
+        if self.prc_status != 200:
+            return web.Response(status=self.prc_status, text="busy")
+        return web.json_response(self.prc)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits += 1
@@ -51,6 +68,7 @@ async def stand(aiohttp_server):
     s = Stand()
     app = web.Application()
     app.router.add_get(SUPPLY_DEMAND_PATH, s.handle)
+    app.router.add_get(DAILY_PRC_PATH, s.handle_prc)
     server = await aiohttp_server(app)
     s.url = str(server.make_url("")).rstrip("/")
     return s
@@ -170,3 +188,57 @@ def test_config_is_validated():
     for bad in ({"fourcp_window": "20:00-13:00"}, {"fourcp_months": [13]}, {"fourcp_margin_pct": -1}):
         with pytest.raises(ValidationError):
             GridWatcherConfig(**bad)
+
+
+def prc_payload(state: str, title: str, eea: int, prc: str) -> dict:
+    payload = copy.deepcopy(PRC)
+    payload["current_condition"].update(state=state, title=title, eea_level=eea, prc_value=prc)
+    return payload
+
+
+async def test_grid_condition_and_prc(stand):
+    w = watcher(stand)
+    result, state = await poll(w, NOW)
+    obs = {o.metric: o for o in result.observations}
+    assert obs["ercot.prc"].value == 13_820.0  # "13,820": the comma stripped
+    assert obs["ercot.prc"].at == datetime(2026, 7, 14, 21, 0, tzinfo=UTC)
+    assert result.notes["ercot.prc"] == "Normal Conditions"
+    assert [e for e in result.events if e.kind == "ercot.grid"] == []  # normal at start: silent
+    stand.prc = prc_payload("emergency", "EEA Level 1", 1, "2,310")
+    result, state = await poll(w, NOW + timedelta(minutes=5), state)
+    grid = [e.data for e in result.events if e.kind == "ercot.grid"]
+    assert {(d["what"], d.get("condition")) for d in grid} == {
+        ("condition", "eea1")
+    }  # PRC waits a 2nd reading
+    result, state = await poll(w, NOW + timedelta(minutes=10), state)
+    grid = [e.data for e in result.events if e.kind == "ercot.grid"]
+    assert [(d["what"], d["band"], d["threshold_mw"]) for d in grid] == [("prc", 2, 2500.0)]
+    assert stand.hits == 3 and stand.prc_hits == 3  # two requests per poll, whatever the chats
+
+
+async def test_a_failing_prc_endpoint_leaves_the_load_standing(stand):
+    stand.prc_status = 500
+    result, _ = await poll(watcher(stand), NOW)
+    assert "ercot.load" in {o.metric for o in result.observations}
+    assert "HTTP 500" in result.errors["ercot-prc"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        ({"prc_value": "lots"}, "not a number"),
+        ({"prc_value": "9,999,999"}, "outside the plausible"),
+        ({"eea_level": 7}, "eea_level"),
+        ({"state": None}, "state"),
+        ({"datetime": "now"}, "epoch seconds"),
+    ],
+)
+def test_prc_garbage_is_rejected(edit, match):
+    payload = copy.deepcopy(PRC)
+    payload["current_condition"].update(edit)
+    with pytest.raises(SourceError, match=match):
+        parse_daily_prc(payload, NOW)
+    with pytest.raises(SourceError, match="current_condition"):
+        parse_daily_prc({"data": []}, NOW)
+    with pytest.raises(SourceError, match="stale"):
+        parse_daily_prc(PRC, NOW + timedelta(hours=1))

@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rules import fourcp
+from rules import fourcp, grid_condition
 from rules.catalogue import MAX_CLOCK_SKEW_S
 from rules.data import Observation
 from rules.durations import Duration
@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "ercot"
 SUPPLY_DEMAND_PATH = "/api/1/services/read/dashboards/supply-demand.json"
+DAILY_PRC_PATH = "/api/1/services/read/dashboards/daily-prc.json"
 MAX_BYTES = 4 * 1024 * 1024  # a day of 5-minute rows plus the outlook is ~100 kB
 STALE_AFTER = timedelta(minutes=30)  # newest actual value older than this: the source is stale
 BACKOFF_S = 600.0
@@ -66,6 +67,15 @@ class GridWatcherConfig(BaseModel):
     fourcp_margin_pct: float = Field(default=2.0, ge=0, lt=50)
     # Afternoon window (Central Prevailing Time) in which actual load is watched interval by interval.
     fourcp_window: str = "13:00-20:00"
+    # Grid emergencies: PRC (physical responsive capability, MW) thresholds whose crossing is an
+    # ercot.grid event. The defaults are the post-2021 levels as reported in the press (advisory
+    # ~3,000, watch/EEA 1 ~2,500, EEA 2 ~2,000, EEA 3 ~1,500): UNVERIFIED against ERCOT's
+    # Nodal Protocols §6.5.9.4, hence configuration.
+    prc_thresholds_mw: list[float] = Field(
+        default_factory=lambda: list(grid_condition.DEFAULT_PRC_THRESHOLDS)
+    )
+    # A crossing counts once PRC has stayed on the new side for this many polls (no page on one dip).
+    prc_confirm_polls: int = Field(default=2, ge=1, le=12)
 
     @field_validator("fourcp_months")
     @classmethod
@@ -90,6 +100,13 @@ class GridWatcherConfig(BaseModel):
         if start >= end:
             raise ValueError("the window must start before it ends, within one day")
         return f"{start:%H:%M}-{end:%H:%M}"
+
+    @field_validator("prc_thresholds_mw")
+    @classmethod
+    def _check_thresholds(cls, value: list[float]) -> list[float]:
+        if any(not 0 < v < 100_000 for v in value) or len(set(value)) != len(value):
+            raise ValueError("list distinct PRC levels in MW, e.g. [3000, 2500, 2000, 1500]")
+        return sorted(value, reverse=True)
 
     def fourcp(self) -> fourcp.FourCpConfig:
         start, end = (time.fromisoformat(t) for t in self.fourcp_window.split("-"))
@@ -143,6 +160,44 @@ def parse_supply_demand(payload: Any, now: datetime) -> tuple[list[fourcp.LoadPo
         [fourcp.LoadPoint(e, actual[e]) for e in sorted(actual)],
         [fourcp.LoadPoint(e, forecast[e]) for e in sorted(forecast)],
     )
+
+
+def _prc_number(raw: Any) -> float:
+    # ERCOT writes prc_value with a thousands comma ("13,820"); gridstatus strips it too.
+    if isinstance(raw, bool) or raw is None:
+        raise SourceError(SOURCE, f"daily-prc: prc_value {raw!r} is not a number")
+    try:
+        value = float(raw.replace(",", "")) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError) as err:
+        raise SourceError(SOURCE, f"daily-prc: prc_value {raw!r} is not a number") from err
+    return plausible("ercot.prc", value, source=SOURCE)
+
+
+def parse_daily_prc(payload: Any, now: datetime) -> tuple[grid_condition.Condition, float, datetime]:
+    """(condition, PRC in MW, the time ERCOT gives for them) of a daily-prc.json answer:
+    ``current_condition{state, title, prc_value, eea_level, datetime (epoch s), ...}``."""
+    cc = payload.get("current_condition") if isinstance(payload, Mapping) else None
+    if not isinstance(cc, Mapping):
+        raise SourceError(SOURCE, "daily-prc answer has no current_condition object")
+    state, title, eea = cc.get("state"), cc.get("title") or "", cc.get("eea_level", 0)
+    if not isinstance(state, str) or not state.strip() or not isinstance(title, str):
+        raise SourceError(SOURCE, f"daily-prc: state {state!r} is not a word")
+    if isinstance(eea, str) and eea.strip().isdigit():
+        eea = int(eea)
+    if isinstance(eea, bool) or not isinstance(eea, int) or not 0 <= eea <= 3:
+        raise SourceError(SOURCE, f"daily-prc: eea_level {eea!r} is not 0-3")
+    stamp = cc.get("datetime")
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        raise SourceError(SOURCE, f"daily-prc: datetime {stamp!r} is not epoch seconds")
+    try:
+        at = datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError) as err:
+        raise SourceError(SOURCE, f"daily-prc: datetime {stamp!r} is not a time") from err
+    if (at - now).total_seconds() > MAX_CLOCK_SKEW_S:
+        raise SourceError(SOURCE, f"daily-prc: condition time {at.isoformat()} is in the future")
+    if at < now - STALE_AFTER:
+        raise SourceError(SOURCE, f"daily-prc: condition is from {at.isoformat()}: stale")
+    return grid_condition.classify(state, title, eea), _prc_number(cc.get("prc_value")), at
 
 
 class GridWatcher:
@@ -203,4 +258,24 @@ class GridWatcher:
                 f"(interval ending {peak.end.astimezone(fourcp.CPT):%H:%M})"
             )
         ctx.state["fourcp"] = step.state
-        return PollResult(observations=observations, events=step.events, notes=notes)
+        events = list(step.events)
+        errors: dict[str, str] = {}
+        try:
+            condition, prc, prc_at = parse_daily_prc(await self._fetch(ctx, DAILY_PRC_PATH), ctx.now)
+        except SourceError as err:
+            # The load and 4CP part stands; the grid condition is reported as degraded.
+            errors["ercot-prc"] = err.message
+        else:
+            observations.append(Observation("ercot.prc", prc, prc_at, SOURCE))
+            notes["ercot.prc"] = condition.title or condition.key
+            grid = grid_condition.step(
+                ctx.state.get("grid"),
+                ctx.now,
+                condition,
+                prc,
+                self.cfg.prc_thresholds_mw,
+                self.cfg.prc_confirm_polls,
+            )
+            ctx.state["grid"] = grid.state
+            events += grid.events
+        return PollResult(observations=observations, events=events, notes=notes, errors=errors)

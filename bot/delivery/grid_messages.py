@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.delivery.messages import source_line, truncate
 from rules.fourcp import QUARTER, day_label, hour_ending, interval_label
+from rules.grid_condition import condition_name
 
 
 def _mw(value: Any) -> str:
@@ -66,3 +67,34 @@ def fourcp_message(data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo
         ]
     )
     return truncate(body)
+
+
+def grid_message(data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo) -> str:
+    """An ``ercot.grid`` event: the grid condition changed, or PRC crossed a threshold."""
+    prc = data.get("prc_mw")
+    prc_text = f"PRC {_mw(prc)}" if isinstance(prc, int | float) else ""
+    if data.get("what") == "condition":
+        name = condition_name(str(data.get("condition")), str(data.get("title") or ""))
+        title = str(data.get("title") or "")
+        shown = f"{name} ({title})" if title and title.lower() != name.lower() else name
+        if data.get("condition") == "normal":
+            head = f"✅ <b>ERCOT back to {escape(shown)}</b>"
+        else:
+            icon = "🚨" if str(data.get("condition", "")).startswith("eea") else "⚠️"
+            head = f"{icon} <b>ERCOT grid: {escape(shown)}</b>"
+        before = data.get("previous")
+        ctx = [f"was {condition_name(str(before))}" if before else "", prc_text]
+    else:
+        threshold = float(data["threshold_mw"])
+        if data.get("worse"):
+            head = f"⚠️ <b>ERCOT reserves low: PRC {_mw(prc)}</b>"
+            ctx = [
+                f"below {_mw(threshold)} (your levels: {', '.join(_mw(t) for t in data['thresholds_mw'])})"
+            ]
+        else:
+            head = f"✅ <b>ERCOT reserves recovering: PRC {_mw(prc)}</b>"
+            ctx = [f"back above {_mw(threshold)}"]
+    line = " · ".join(escape(c, quote=False) for c in ctx if c)
+    return truncate(
+        "\n".join(p for p in (head, line, f"{source_line('ercot', links)} · <code>ercot.grid</code>") if p)
+    )

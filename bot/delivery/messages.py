@@ -154,4 +154,8 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         from bot.delivery.grid_messages import fourcp_message  # it imports this module
 
         return fourcp_message(data, links, tz)
+    if kind == "ercot.grid":
+        from bot.delivery.grid_messages import grid_message
+
+        return grid_message(data, links, tz)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

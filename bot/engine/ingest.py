@@ -23,7 +23,13 @@ from storage import rules as rule_store
 from watchers.base import PollResult
 
 # Event kinds as watchers (and the engine, for converts) emit them -> the rule word users write.
-EVENT_RULES = {"retarget": "retarget", "filing": "filings", "converts": "converts", "4cp": "4cp"}
+EVENT_RULES = {
+    "retarget": "retarget",
+    "filing": "filings",
+    "converts": "converts",
+    "4cp": "4cp",
+    "ercot.grid": "ercot.grid",
+}
 
 
 def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptions) -> int:
