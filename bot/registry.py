@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.services import ScheduledWatcher
 from bot.settings import Settings
 from watchers.ercot import PowerWatcher
+from watchers.ercot_dam import DamWatcher
 from watchers.ercot_grid import GridWatcher
 from watchers.filings.watcher import FilingsWatcher
 from watchers.network import NetworkWatcher
@@ -25,6 +26,8 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
         out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
     if w.grid.enabled:
         out.append(ScheduledWatcher(GridWatcher(w.grid, s.ercot), w.grid.every))
+    if w.dam.enabled:
+        out.append(ScheduledWatcher(DamWatcher(w.dam, s.ercot), w.dam.every))
     if w.filings.enabled:
         out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
     if w.quotes.enabled:  # tickers default to the filings watch list

@@ -32,6 +32,7 @@ from pydantic_settings import (
 from rules.durations import Duration
 from watchers.bitcoind import BitcoindSourceConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
+from watchers.ercot_dam import DamWatcherConfig
 from watchers.ercot_grid import GridWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
 from watchers.mempool import MempoolSourceConfig
@@ -78,6 +79,7 @@ class WatchersConfig(_Section):
     network: NetworkWatcherConfig = Field(default_factory=NetworkWatcherConfig)
     power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
     grid: GridWatcherConfig = Field(default_factory=GridWatcherConfig)
+    dam: DamWatcherConfig = Field(default_factory=DamWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
     quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
 

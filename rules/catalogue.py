@@ -299,6 +299,18 @@ def _power_info(point: str, series: str) -> MetricInfo:
     )
 
 
+def _dam_info(point: str) -> MetricInfo:
+    return MetricInfo(
+        name=f"dam.{point}",
+        unit="USD/MWh",
+        label=f"{point.upper()} day-ahead price",
+        description=f"ERCOT day-ahead market price of the current hour at {point.upper()} (NP4-190-CD)",
+        scope="power",
+        decimals=2,
+        bounds=POWER_PRICE_BOUNDS,
+    )
+
+
 def _stock_info(ticker: str) -> MetricInfo:
     return MetricInfo(
         name=f"stock.{ticker}",
@@ -366,6 +378,7 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
+CATALOGUE.update({info.name: info for info in map(_dam_info, POWER_POINTS)})
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
 CATALOGUE.update(
     {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}

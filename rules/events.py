@@ -61,6 +61,7 @@ EVENT_KINDS: dict[str, str] = {
     "converts": "converts",
     "4cp": "4cp",  # ERCOT 4CP warnings (rules/fourcp.py)
     "ercot.grid": "ercot.grid",  # ERCOT grid condition and PRC (rules/grid_condition.py)
+    "curtail tomorrow": "dam",  # ERCOT's day-ahead prices for tomorrow arrived (rules/dam.py)
 }
 
 

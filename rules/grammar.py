@@ -3,7 +3,7 @@
     METRIC OP VALUE[unit] [for DURATION] [every DURATION] [margin N%]
     METRIC rises|drops N% in DURATION [every DURATION]
     retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
-    4cp | ercot.grid
+    4cp | ercot.grid | curtail tomorrow
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
 :class:`RuleError`, whose text is a chat reply naming the problem, with a correct example and
@@ -488,6 +488,8 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
 
 
 def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
+    if event == "curtail" and [r.lower() for r in rest] == ["tomorrow"]:
+        return EventRule("curtail tomorrow", severe=severe)  # the day-ahead plan (rules/dam.py)
     if event in ("retarget", "curtail", "4cp", "ercot.grid"):
         if rest:
             raise RuleError(f"{event!r} takes nothing after it, not {rest[0]!r}.", f"/alert {event}")

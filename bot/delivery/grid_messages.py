@@ -9,6 +9,9 @@ from html import escape
 from typing import Any
 
 from bot.delivery.messages import source_line, truncate
+from rules.chat_settings import ChatSettings
+from rules.dam import HOUR, curtail_runs, plan_line
+from rules.fleet import fleet_metrics
 from rules.fourcp import QUARTER, day_label, hour_ending, interval_label
 from rules.grid_condition import condition_name
 
@@ -97,4 +100,58 @@ def grid_message(data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo) 
     line = " · ".join(escape(c, quote=False) for c in ctx if c)
     return truncate(
         "\n".join(p for p in (head, line, f"{source_line('ercot', links)} · <code>ercot.grid</code>") if p)
+    )
+
+
+def dam_hours(prices: Mapping[str, float]) -> list[tuple[datetime, float]]:
+    return sorted((datetime.fromisoformat(k), float(v)) for k, v in prices.items())
+
+
+def dam_plan_lines(
+    hours: list[tuple[datetime, float]], breakeven: float | None, tz: tzinfo
+) -> tuple[list[str], int]:
+    """The plan for one point's day of hourly prices: lines (escaped) and how many hours to curtail."""
+    lines: list[str] = []
+    top = max(hours, key=lambda h: h[1])
+    avg = sum(p for _, p in hours) / len(hours)
+    summary = (
+        f"day-ahead avg ${avg:,.2f}/MWh, max ${top[1]:,.2f} at HE {hour_ending(top[0] + HOUR)} CPT "
+        f"({(top[0] + HOUR).astimezone(tz):%H:%M %Z})"
+    )
+    if breakeven is None:
+        return [escape(summary, quote=False)], 0
+    runs = curtail_runs(hours, breakeven)
+    if runs:
+        lines += [escape(plan_line(r, tz), quote=False) for r in runs]
+    else:
+        lines.append(
+            escape(f"mine all day: every hour is below your breakeven ${breakeven:,.2f}/MWh", quote=False)
+        )
+    lines.append(escape(f"breakeven ${breakeven:,.2f}/MWh · {summary}", quote=False))
+    return lines, sum(r.hours for r in runs)
+
+
+def dam_plan_message(
+    data: Mapping[str, Any],
+    settings: ChatSettings,
+    hashprice: float | None,
+    links: Mapping[str, str],
+    tz: tzinfo,
+) -> str | None:
+    """A chat's plan for tomorrow from a ``dam`` event, or None when it lacks a fleet, a hub among
+    the day-ahead points, or a hashprice to derive its breakeven from."""
+    hub = (settings.hub or "").upper()
+    prices = (data.get("prices") or {}).get(hub)
+    if settings.fleet is None or not prices or hashprice is None or hashprice <= 0:
+        return None
+    breakeven = fleet_metrics(hashprice, settings.fleet)["breakeven"]
+    day = date.fromisoformat(str(data["day"]))
+    lines, hours = dam_plan_lines(dam_hours(prices), breakeven, tz)
+    head = (
+        f"🔌 <b>Tomorrow, {escape(day_label(day))}, {escape(hub)}: curtail {hours} h</b>"
+        if hours
+        else f"⛏ <b>Tomorrow, {escape(day_label(day))}, {escape(hub)}: no curtailment</b>"
+    )
+    return truncate(
+        "\n".join([head, *lines, f"{source_line('ercot', links)} · <code>curtail tomorrow</code>"])
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.delivery.grid_messages import dam_plan_message
 from bot.delivery.messages import event_message
 from bot.engine import equity
 from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
@@ -29,6 +30,7 @@ EVENT_RULES = {
     "converts": "converts",
     "4cp": "4cp",
     "ercot.grid": "ercot.grid",
+    "dam": "curtail tomorrow",
 }
 
 
@@ -42,7 +44,14 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
         rule = cached_rule(row.text)
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
             continue
-        text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
+        if event.kind == "dam":  # each chat's own plan: its hub's hours above its breakeven
+            last = observations.latest(db, "hashprice")
+            plan = dam_plan_message(data, row.settings, last[0] if last else None, opts.links, chat_tz(row))
+            if plan is None:
+                continue
+            text = plan
+        else:
+            text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
         key = keys.event_announcement(row.chat_id, event.key)
         queued += queue_alert(db, row, key, "event", text, rule.severe, now)
     return queued

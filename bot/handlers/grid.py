@@ -5,7 +5,7 @@ every time in the chat's zone, labelled with ERCOT's hour ending in Central Prev
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.handlers.commands import reply
+from bot.delivery.grid_messages import dam_hours, dam_plan_lines
+from bot.handlers.commands import command_argument, reply
 from bot.services import services
 from rules import fourcp
 from rules.catalogue import format_value
+from rules.chat_settings import ChatSettings
+from rules.fleet import fleet_metrics
 from storage import chats, observations, watcher_state
 
 WATCHER_ID = "grid"
@@ -91,5 +94,66 @@ async def cmd_4cp(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, fourcp_text(state, grid.fourcp(), svc.clock(), tz, last[0] if last else None))
 
 
+def dam_text(
+    state: dict[str, Any],
+    point: str,
+    settings: ChatSettings,
+    hashprice: float | None,
+    now: datetime,
+    tz: ZoneInfo,
+) -> str:
+    """The /dam read-out: tomorrow's day-ahead prices at ``point`` (today's until tomorrow's are
+    published) against the chat's breakeven."""
+    today = now.astimezone(fourcp.CPT).date()
+    days = state.get("days") or {}
+    word = "tomorrow"
+    for day in (today + timedelta(days=1), today):
+        prices = (days.get(day.isoformat()) or {}).get(point)
+        if prices:
+            word = "tomorrow" if day > today else "today"
+            break
+    else:
+        held = sorted({p for d in days.values() for p in d})
+        known = f" Points held: {', '.join(held)}." if held else ""
+        return (
+            f"No day-ahead prices for {escape(point)} yet: ERCOT posts tomorrow's early in the afternoon."
+            f"{escape(known)}"
+        )
+    breakeven = None
+    if settings.fleet is not None and hashprice is not None and hashprice > 0:
+        breakeven = fleet_metrics(hashprice, settings.fleet)["breakeven"]
+    lines, _ = dam_plan_lines(dam_hours(prices), breakeven, tz)
+    head = f"<b>ERCOT day-ahead, {escape(point)}, {word} {escape(fourcp.day_label(day))}</b>"
+    if breakeven is None:
+        lines.append("Set a fleet to see the hours to curtail: <code>/fleet 18 0.045 hub HB_WEST</code>")
+    elif word == "today":
+        lines.append("<i>tomorrow's prices are not published yet</i>")
+    return "\n".join([head, *lines])
+
+
+async def cmd_dam(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if not svc.settings.watchers.dam.enabled:
+        await reply(update, "ERCOT day-ahead prices are off on this bot ([watchers.dam] enabled = false).")
+        return
+    settings = await svc.db(chats.get_settings, chat.id)
+    arg = command_argument(update).strip().upper()
+    point = arg or (settings.hub or "")
+    if not point:
+        await reply(
+            update, "Name a settlement point, e.g. <code>/dam HB_WEST</code>, or set your hub with /fleet."
+        )
+        return
+    state = await svc.db(watcher_state.load_state, "dam")
+    row = await svc.db(chats.get_chat, chat.id)
+    tz = ZoneInfo((row or {}).get("tz") or "UTC")
+    last = await svc.db(observations.latest, "hashprice")
+    await reply(update, dam_text(state, point, settings, last[0] if last else None, svc.clock(), tz))
+
+
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("4cp", cmd_4cp))
+    app.add_handler(CommandHandler("dam", cmd_dam))

@@ -27,6 +27,7 @@ _COMMANDS = {
     "filings": "latest financing filings",
     "stock": "a miner's stock vs its convertibles, e.g. MARA",
     "4cp": "ERCOT 4CP: month's load peaks, today's forecast",
+    "dam": "ERCOT day-ahead: hours to curtail tomorrow",
     "help": "all commands with examples",
 }
 PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]
