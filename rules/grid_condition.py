@@ -109,6 +109,7 @@ def step(
     state = dict(raw or {})
     events: list[Event] = []
     previous = state.get("condition")
+    state["title"] = condition.title
     if previous != condition.key:
         first = previous is None
         state["condition"] = condition.key

@@ -130,3 +130,57 @@ async def test_grid_emergency_reaches_the_chat_once(tmp_path, tg, aiohttp_server
             assert (await svc.pipeline.run_watcher(grid, session)).ok
             assert await svc.notifier.drain() == 1
             assert "ERCOT back to normal conditions" in tg.sent(chat_id=CHAT)[-1]["text"]
+
+
+def test_digest_of_a_texas_chat_mentions_4cp_and_the_grid_condition():
+    from bot.delivery.digest import queue_digests
+    from rules.fourcp import FourCpConfig
+    from rules.grammar import format_rule, parse_rule
+    from storage import chats, outbox
+    from storage import rules as rule_store
+    from storage.db import open_db
+
+    now = datetime(2026, 7, 14, 8, 1, tzinfo=CT).astimezone(UTC)
+    created = now - timedelta(days=2)
+    db = open_db(None)
+    for chat, hub in ((1, "HB_WEST"), (2, None)):
+        chats.ensure_chat(db, chat, "private", "x", created)
+        chats.set_tz(db, chat, "America/Chicago")
+        if hub:
+            chats.update_settings(db, chat, created, hub=hub)
+        rule_store.add_rule(
+            db, chat, format_rule(parse_rule("digest 08:00")), "event:digest", "event", created, max_rules=50
+        )
+    fourcp_state = {
+        **PRIOR,
+        "forecast": {"day": "2026-07-14", "mw": 80_000.0, "end": "2026-07-14T22:00:00+00:00"},
+    }
+    grid_state = {
+        "condition": "conservation",
+        "title": "Conservation Appeal",
+        "since": "2026-07-13T20:00:00+00:00",
+    }
+    watcher_state.save_success(db, "grid", {"fourcp": fourcp_state, "grid": grid_state}, now)
+    assert len(queue_digests(db, now, FourCpConfig())) == 2
+    texts = {r["chat_id"]: r["text"] for r in db.query("SELECT chat_id, text FROM outbox")}
+    texas = texts[1]
+    assert "4CP July: peak so far 80,500 MW on Tue Jul 7, 16:45–17:00 CDT (HE 17 CPT)" in texas
+    assert (
+        "today's forecast peak 80,000 MW at HE 17 CPT (17:00 CDT), 0.6% under it: within the 2% margin"
+        in texas
+    )
+    assert "ERCOT grid: <b>conservation appeal</b> since Mon 15:00 CDT" in texas
+    assert "4CP" not in texts[2] and "ERCOT grid" not in texts[2]  # no Texas hub: nothing of it
+    assert outbox.exists(db, next(iter(db.query("SELECT key FROM outbox WHERE chat_id = 1")))["key"])
+    # out of season (October): no 4CP line; a normal grid: no grid line
+    db2 = open_db(None)
+    chats.ensure_chat(db2, 1, "private", "x", created)
+    chats.update_settings(db2, 1, created, hub="HB_WEST")
+    rule_store.add_rule(
+        db2, 1, "digest 08:00", "event:digest", "event", created - timedelta(days=90), max_rules=50
+    )
+    watcher_state.save_success(db2, "grid", {"fourcp": fourcp_state, "grid": {"condition": "normal"}}, now)
+    october = datetime(2026, 10, 14, 8, 1, tzinfo=UTC)
+    assert len(queue_digests(db2, october, FourCpConfig())) == 1
+    (text,) = [r["text"] for r in db2.query("SELECT text FROM outbox")]
+    assert "4CP" not in text and "ERCOT grid" not in text

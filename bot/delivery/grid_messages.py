@@ -12,7 +12,8 @@ from bot.delivery.messages import source_line, truncate
 from rules.chat_settings import ChatSettings
 from rules.dam import HOUR, curtail_runs, plan_line
 from rules.fleet import fleet_metrics
-from rules.fourcp import QUARTER, day_label, hour_ending, interval_label
+from rules.fourcp import QUARTER, FourCpConfig, day_label, hour_ending, interval_label
+from rules.fourcp import status as fourcp_status
 from rules.grid_condition import condition_name
 
 
@@ -155,3 +156,41 @@ def dam_plan_message(
     return truncate(
         "\n".join([head, *lines, f"{source_line('ercot', links)} · <code>curtail tomorrow</code>"])
     )
+
+
+GRID_WATCHER_ID = "grid"
+
+
+def grid_digest_lines(state: Mapping[str, Any], cfg: FourCpConfig, now: datetime, tz: tzinfo) -> list[str]:
+    """The digest's ERCOT lines (escaped): the 4CP state in season, a grid condition in force."""
+    lines: list[str] = []
+    s = fourcp_status(state.get("fourcp"), now, cfg)
+    if s["in_season"]:
+        prior = s["prior"]
+        line = f"4CP {now.astimezone(tz):%B}: "
+        if s["peaks"]:
+            top = s["peaks"][0]
+            line += (
+                f"peak so far {_mw(top.mw)} on {day_label(top.day)}, {interval_label(top.end, QUARTER, tz)}"
+            )
+        else:
+            line += "no peak observed yet this month"
+        fc = s["forecast"]
+        if fc is not None and prior is not None:
+            pct = s["forecast_pct_below"]
+            close = "within" if pct <= cfg.margin_pct else "outside"
+            rel = f"{pct:.1f}% under it" if pct >= 0 else f"{-pct:.1f}% above it"
+            line += (
+                f"; today's forecast peak {_mw(fc.mw)} at HE {hour_ending(fc.end)} CPT "
+                f"({fc.end.astimezone(tz):%H:%M %Z}), {rel}: "
+                f"{close} the {cfg.margin_pct:g}% margin"
+            )
+        lines.append("⚡ " + escape(line, quote=False))
+    grid = state.get("grid") or {}
+    condition = grid.get("condition")
+    if condition and condition != "normal":
+        name = condition_name(str(condition), str(grid.get("title") or ""))
+        since = grid.get("since")
+        when = f" since {datetime.fromisoformat(since).astimezone(tz):%a %H:%M %Z}" if since else ""
+        lines.append(f"🚨 ERCOT grid: <b>{escape(name)}</b>{escape(when)}")
+    return lines
