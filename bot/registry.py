@@ -10,6 +10,7 @@ from watchers.ercot_dam import DamWatcher
 from watchers.ercot_grid import GridWatcher
 from watchers.filings.watcher import FilingsWatcher
 from watchers.network import NetworkWatcher
+from watchers.other_grids import GridsWatcher
 from watchers.quotes import QuotesWatcher
 
 
@@ -28,6 +29,8 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
         out.append(ScheduledWatcher(GridWatcher(w.grid, s.ercot), w.grid.every))
     if w.dam.enabled:
         out.append(ScheduledWatcher(DamWatcher(w.dam, s.ercot), w.dam.every))
+    if w.grids.enabled:  # needs the optional extra: pip install minerwatch[grids]
+        out.append(ScheduledWatcher(GridsWatcher(w.grids), w.grids.every))
     if w.filings.enabled:
         out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
     if w.quotes.enabled:  # tickers default to the filings watch list

@@ -37,6 +37,7 @@ from watchers.ercot_grid import GridWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
+from watchers.other_grids import GridsWatcherConfig
 from watchers.price import PriceSourceConfig
 from watchers.quotes import FinnhubSourceConfig, NasdaqSourceConfig, QuotesWatcherConfig, YahooSourceConfig
 
@@ -80,6 +81,7 @@ class WatchersConfig(_Section):
     power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
     grid: GridWatcherConfig = Field(default_factory=GridWatcherConfig)
     dam: DamWatcherConfig = Field(default_factory=DamWatcherConfig)
+    grids: GridsWatcherConfig = Field(default_factory=GridsWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
     quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
 

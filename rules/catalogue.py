@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from rules.isos import ISO_HUBS
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -379,6 +381,20 @@ CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
 CATALOGUE.update({info.name: info for info in map(_dam_info, POWER_POINTS)})
+CATALOGUE.update(
+    {
+        h.metric: MetricInfo(
+            name=h.metric,
+            unit=h.unit,
+            label=f"{h.label} real-time price",
+            description=f"{h.label}: real-time LMP ({h.location}) via gridstatus, {h.currency}/MWh",
+            scope="power",
+            decimals=2,
+            bounds=POWER_PRICE_BOUNDS,
+        )
+        for h in ISO_HUBS.values()
+    }
+)
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
 CATALOGUE.update(
     {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}
@@ -435,6 +451,7 @@ def suggest(name: str, limit: int = 3) -> list[str]:
 
 
 _USD_SUFFIX = {"USD": "", "USD/PH/day": "/PH/day", "USD/MWh": "/MWh"}
+_CAD_SUFFIX = {"CAD/MWh": "/MWh"}
 
 
 def _strip_zeros(text: str) -> str:
@@ -462,6 +479,9 @@ def format_value(metric: str, value: float, tz: tzinfo = UTC) -> str:
         text = f"{abs(value):,.{d}f}"
         sign = "-" if value < 0 else ("+" if info.signed and value > 0 else "")
         return f"{sign}${text}{_USD_SUFFIX[unit]}"
+    if unit in _CAD_SUFFIX:
+        sign = "-" if value < 0 else ""
+        return f"{sign}C${abs(value):,.{d}f}{_CAD_SUFFIX[unit]}"
     if unit.startswith("BTC"):
         return f"{_strip_zeros(f'{value:,.{d}f}')} {unit}"
     if unit == "blocks":

@@ -17,6 +17,7 @@ from bot.engine.routing import queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
 from rules.data import Event
 from rules.events import match_event
+from rules.isos import ISO_HUBS
 from rules.market_calendar import open_seconds_between
 from rules.model import EventRule
 from storage import events, keys, observations, watcher_state
@@ -80,7 +81,11 @@ def ingest(
                 queued += evaluate_rule_row(db, row, obs.value, obs.source, snapshot, now, opts)
         if "hashprice" in latest:
             queued += evaluate_chat_metrics(db, snapshot, latest["hashprice"].source, now, opts)
-        movers = [m for m in latest if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1)]
+        movers = [
+            m
+            for m in latest
+            if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1) or m in ISO_HUBS
+        ]
         if movers:
             queued += evaluate_curtail(db, snapshot, latest[movers[0]].source, now, opts)
         new_events = 0
