@@ -7,8 +7,11 @@ from bot.services import ScheduledWatcher
 from bot.settings import Settings
 from watchers.bitcoind_zmq import zmq_module
 from watchers.ercot import PowerWatcher
+from watchers.ercot_dam import DamWatcher
+from watchers.ercot_grid import GridWatcher
 from watchers.filings.watcher import FilingsWatcher
 from watchers.network import NetworkWatcher
+from watchers.other_grids import GridsWatcher
 from watchers.quotes import QuotesWatcher
 
 
@@ -25,6 +28,12 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
         )
     if w.power.enabled:
         out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
+    if w.grid.enabled:
+        out.append(ScheduledWatcher(GridWatcher(w.grid, s.ercot), w.grid.every))
+    if w.dam.enabled:
+        out.append(ScheduledWatcher(DamWatcher(w.dam, s.ercot), w.dam.every))
+    if w.grids.enabled:  # needs the optional extra: pip install minerwatch[grids]
+        out.append(ScheduledWatcher(GridsWatcher(w.grids), w.grids.every))
     if w.filings.enabled:
         out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
     if w.quotes.enabled:  # tickers default to the filings watch list

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from rules.isos import ISO_HUBS
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -36,6 +38,8 @@ YEAR_2100 = 4102444800.0
 # ERCOT's system-wide offer cap is $5,000/MWh and real-time adders add to it; prices far outside
 # this band are a broken file, not a market event.
 POWER_PRICE_BOUNDS = (-10_000.0, 50_000.0)
+# ERCOT system load, MW: the record is ~86 GW (2023-24); a value outside this band is a broken file.
+GRID_LOAD_BOUNDS = (1_000.0, 200_000.0)
 
 
 # ERCOT settlement points we know (data-sources.md): trading hubs and load zones, lower case.
@@ -252,6 +256,42 @@ _BASE: tuple[MetricInfo, ...] = (
         2,
         signed=True,
     ),
+    MetricInfo(
+        "ercot.load",
+        "MW",
+        "ERCOT system load",
+        "ERCOT actual system demand, newest 5-minute value (supply-demand dashboard)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
+    MetricInfo(
+        "ercot.load.forecast",
+        "MW",
+        "ERCOT forecast peak today",
+        "Highest ERCOT load forecast for the rest of today (its hour ending, CPT, is shown with it)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
+    MetricInfo(
+        "ercot.prc",
+        "MW",
+        "ERCOT physical responsive capability",
+        "ERCOT PRC: online reserves able to respond within minutes; EEA levels follow it down",
+        "power",
+        0,
+        bounds=(0.0, 200_000.0),
+    ),
+    MetricInfo(
+        "ercot.load.month_peak",
+        "MW",
+        "ERCOT month's peak so far",
+        "Highest 15-minute ERCOT load interval of the month so far (4CP: June-September)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
 )
 
 
@@ -263,6 +303,18 @@ def _power_info(point: str, series: str) -> MetricInfo:
         unit="USD/MWh",
         label=f"{point.upper()} {label_part}",
         description=f"{desc_part} at ERCOT {point.upper()}",
+        scope="power",
+        decimals=2,
+        bounds=POWER_PRICE_BOUNDS,
+    )
+
+
+def _dam_info(point: str) -> MetricInfo:
+    return MetricInfo(
+        name=f"dam.{point}",
+        unit="USD/MWh",
+        label=f"{point.upper()} day-ahead price",
+        description=f"ERCOT day-ahead market price of the current hour at {point.upper()} (NP4-190-CD)",
         scope="power",
         decimals=2,
         bounds=POWER_PRICE_BOUNDS,
@@ -336,6 +388,21 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
+CATALOGUE.update({info.name: info for info in map(_dam_info, POWER_POINTS)})
+CATALOGUE.update(
+    {
+        h.metric: MetricInfo(
+            name=h.metric,
+            unit=h.unit,
+            label=f"{h.label} real-time price",
+            description=f"{h.label}: real-time LMP ({h.location}) via gridstatus, {h.currency}/MWh",
+            scope="power",
+            decimals=2,
+            bounds=POWER_PRICE_BOUNDS,
+        )
+        for h in ISO_HUBS.values()
+    }
+)
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
 CATALOGUE.update(
     {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}
@@ -392,6 +459,7 @@ def suggest(name: str, limit: int = 3) -> list[str]:
 
 
 _USD_SUFFIX = {"USD": "", "USD/PH/day": "/PH/day", "USD/MWh": "/MWh"}
+_CAD_SUFFIX = {"CAD/MWh": "/MWh"}
 
 
 def _strip_zeros(text: str) -> str:
@@ -419,6 +487,9 @@ def format_value(metric: str, value: float, tz: tzinfo = UTC) -> str:
         text = f"{abs(value):,.{d}f}"
         sign = "-" if value < 0 else ("+" if info.signed and value > 0 else "")
         return f"{sign}${text}{_USD_SUFFIX[unit]}"
+    if unit in _CAD_SUFFIX:
+        sign = "-" if value < 0 else ""
+        return f"{sign}C${abs(value):,.{d}f}{_CAD_SUFFIX[unit]}"
     if unit.startswith("BTC"):
         return f"{_strip_zeros(f'{value:,.{d}f}')} {unit}"
     if unit == "blocks":

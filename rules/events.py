@@ -59,6 +59,9 @@ EVENT_KINDS: dict[str, str] = {
     "curtail": "curtail",
     "digest": "digest",
     "converts": "converts",
+    "4cp": "4cp",  # ERCOT 4CP warnings (rules/fourcp.py)
+    "ercot.grid": "ercot.grid",  # ERCOT grid condition and PRC (rules/grid_condition.py)
+    "curtail tomorrow": "dam",  # ERCOT's day-ahead prices for tomorrow arrived (rules/dam.py)
 }
 
 

@@ -3,6 +3,7 @@
     METRIC OP VALUE[unit] [for DURATION] [every DURATION] [margin N%]
     METRIC rises|drops N% in DURATION [every DURATION]
     retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
+    4cp | ercot.grid | curtail tomorrow
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
 :class:`RuleError`, whose text is a chat reply naming the problem, with a correct example and
@@ -17,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Literal
 
 from rules.catalogue import (
     CATALOGUE,
@@ -38,7 +40,7 @@ MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a 
 # otherwise be sent a message per rule on every poll.
 MIN_REPEAT_S = 300
 
-EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts")
+EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid")
 _EVENT_ALIASES = {
     "retarget": "retarget",
     "retargets": "retarget",
@@ -52,6 +54,10 @@ _EVENT_ALIASES = {
     "converts": "converts",
     "conversion": "converts",
     "conversions": "converts",
+    "4cp": "4cp",
+    "ercot.grid": "ercot.grid",
+    "grid": "ercot.grid",
+    "eea": "ercot.grid",
 }
 # Short names people type for metrics.
 METRIC_ALIASES = {
@@ -104,6 +110,7 @@ _UNIT_EXAMPLES = {
     "BTC": "> 0.1",
     "USD/MWh": "> 100",
     "blocks": "< 144",
+    "MW": "> 80000",
 }
 _UNIT_WORDS = {
     "%": "percent (%)",
@@ -116,6 +123,7 @@ _UNIT_WORDS = {
     "BTC": "BTC",
     "USD/MWh": "USD/MWh",
     "blocks": "blocks",
+    "MW": "MW",
     "time": "a time",
 }
 
@@ -489,10 +497,18 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
 
 
 def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
-    if event in ("retarget", "curtail"):
+    if event == "curtail" and [r.lower() for r in rest] == ["tomorrow"]:
+        return EventRule("curtail tomorrow", severe=severe)  # the day-ahead plan (rules/dam.py)
+    if event in ("retarget", "curtail", "4cp", "ercot.grid"):
         if rest:
             raise RuleError(f"{event!r} takes nothing after it, not {rest[0]!r}.", f"/alert {event}")
-        return EventRule("retarget" if event == "retarget" else "curtail", severe=severe)
+        simple: dict[str, Literal["retarget", "curtail", "4cp", "ercot.grid"]] = {
+            "retarget": "retarget",
+            "curtail": "curtail",
+            "4cp": "4cp",
+            "ercot.grid": "ercot.grid",
+        }
+        return EventRule(simple[event], severe=severe)
     if event == "digest":
         return EventRule("digest", at=_parse_digest_time(rest), severe=severe)
     if event == "converts":

@@ -51,9 +51,10 @@ def test_every_command_is_in_the_readme(tmp_path):
 
 def test_every_metric_is_in_the_readme():
     per_ticker = ("stock", *EQUITY_FAMILIES)
-    prefixes = tuple(f"{f}." for f in ("power", *per_ticker))
+    prefixes = tuple(f"{f}." for f in ("power", "dam", *per_ticker))
     families = {name.split(".")[0] if name.startswith(prefixes) else name for name in CATALOGUE}
-    missing = [m for m in sorted(families) if m not in ("power", *per_ticker) and f"`{m}`" not in README]
-    assert "`power.<point>`" in README
+    families_with_points = ("power", "dam", *per_ticker)
+    missing = [m for m in sorted(families) if m not in families_with_points and f"`{m}`" not in README]
+    assert "`power.<point>`" in README and "`dam.<point>`" in README
     assert all(f"`{f}.<ticker>`" in README for f in per_ticker)
     assert not missing, missing

@@ -21,6 +21,13 @@ SOURCE_NAMES = {
     "kraken": "Kraken",
     "coinbase": "Coinbase",
     "ercot": "ERCOT",
+    "nyiso": "NYISO (via gridstatus)",
+    "pjm": "PJM (via gridstatus)",
+    "miso": "MISO (via gridstatus)",
+    "spp": "SPP (via gridstatus)",
+    "caiso": "CAISO (via gridstatus)",
+    "isone": "ISO-NE (via gridstatus)",
+    "aeso": "AESO (via gridstatus)",
     "edgar": "SEC EDGAR",
     "yahoo": "Yahoo Finance",
     "finnhub": "Finnhub",
@@ -125,7 +132,8 @@ def curtail_message(
     hashprice = snapshot.get("hashprice")
     if isinstance(hashprice, int | float):
         ctx += f" · hashprice {format_value('hashprice', float(hashprice))}"
-    return truncate(f"{head}\n{escape(ctx)}\n{source_line('ercot', links)} · <code>curtail</code>")
+    source = hub.split(".")[0].lower() if "." in hub else "ercot"  # NYISO.WEST: another grid
+    return truncate(f"{head}\n{escape(ctx)}\n{source_line(source, links)} · <code>curtail</code>")
 
 
 def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo = UTC) -> str:
@@ -150,4 +158,12 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         from bot.delivery.stock_messages import converts_message  # it imports this module
 
         return converts_message(data, links, tz)
+    if kind == "4cp":
+        from bot.delivery.grid_messages import fourcp_message  # it imports this module
+
+        return fourcp_message(data, links, tz)
+    if kind == "ercot.grid":
+        from bot.delivery.grid_messages import grid_message
+
+        return grid_message(data, links, tz)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.delivery.grid_messages import dam_plan_message
 from bot.delivery.messages import event_message
 from bot.engine import equity
 from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
@@ -16,6 +17,7 @@ from bot.engine.routing import queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
 from rules.data import Event
 from rules.events import match_event
+from rules.isos import ISO_HUBS
 from rules.market_calendar import open_seconds_between
 from rules.model import EventRule
 from storage import events, keys, observations, watcher_state
@@ -23,7 +25,14 @@ from storage import rules as rule_store
 from watchers.base import PollResult
 
 # Event kinds as watchers (and the engine, for converts) emit them -> the rule word users write.
-EVENT_RULES = {"retarget": "retarget", "filing": "filings", "converts": "converts"}
+EVENT_RULES = {
+    "retarget": "retarget",
+    "filing": "filings",
+    "converts": "converts",
+    "4cp": "4cp",
+    "ercot.grid": "ercot.grid",
+    "dam": "curtail tomorrow",
+}
 
 
 def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptions) -> int:
@@ -36,7 +45,14 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
         rule = cached_rule(row.text)
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
             continue
-        text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
+        if event.kind == "dam":  # each chat's own plan: its hub's hours above its breakeven
+            last = observations.latest(db, "hashprice")
+            plan = dam_plan_message(data, row.settings, last[0] if last else None, opts.links, chat_tz(row))
+            if plan is None:
+                continue
+            text = plan
+        else:
+            text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
         key = keys.event_announcement(row.chat_id, event.key)
         queued += queue_alert(db, row, key, "event", text, rule.severe, now)
     return queued
@@ -65,7 +81,11 @@ def ingest(
                 queued += evaluate_rule_row(db, row, obs.value, obs.source, snapshot, now, opts)
         if "hashprice" in latest:
             queued += evaluate_chat_metrics(db, snapshot, latest["hashprice"].source, now, opts)
-        movers = [m for m in latest if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1)]
+        movers = [
+            m
+            for m in latest
+            if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1) or m in ISO_HUBS
+        ]
         if movers:
             queued += evaluate_curtail(db, snapshot, latest[movers[0]].source, now, opts)
         new_events = 0

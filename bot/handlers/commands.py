@@ -80,6 +80,8 @@ HELP = (
     "/filings: the latest financing filings seen\n"
     "/stock <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
     "market cap, dilution and leverage, e.g. <code>/stock MARA</code>\n"
+    "/4cp: ERCOT's load peaks this month, today's forecast peak and the 4CP state\n"
+    "/dam [point]: ERCOT day-ahead prices tomorrow and the hours to curtail, e.g. <code>/dam HB_WEST</code>\n"
     "/channel @name alert|alerts|delete …: (the bot's admins) a channel's alerts, e.g. "
     "<code>/channel @mychannel alert retarget</code>\n"
     "/start: welcome and examples\n"
@@ -172,9 +174,9 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if why_not is not None:
         return f"❌ Not set: {escape(why_not, quote=False)}."
     metric, kind = rule_metric(rule)
-    if metric in CHAT_SCOPED:
+    if metric in CHAT_SCOPED or metric == "event:curtail tomorrow":
         settings = await svc.db(chats.get_settings, chat_id)
-        if metric == "curtail.margin" and settings.fleet and not settings.hub:
+        if metric in ("curtail.margin", "event:curtail tomorrow") and settings.fleet and not settings.hub:
             return (
                 "❌ <code>curtail</code> compares your hub's power price with your breakeven: name the hub, "
                 "for example <code>/fleet 18 0.045 hub HB_WEST</code>."

@@ -26,6 +26,8 @@ _COMMANDS = {
     "tz": "time zone for times shown here",
     "filings": "latest financing filings",
     "stock": "a miner's stock vs its convertibles, e.g. MARA",
+    "4cp": "ERCOT 4CP: month's load peaks, today's forecast",
+    "dam": "ERCOT day-ahead: hours to curtail tomorrow",
     "help": "all commands with examples",
 }
 PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]
