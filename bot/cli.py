@@ -139,8 +139,10 @@ def cmd_check(settings: Settings, path: str | None) -> int:
 
 
 def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
+    from bot.delivery.production_messages import operations_lines
     from watchers.filings.analyse import analyse_filing
     from watchers.filings.client import fetch_filing_document
+    from watchers.filings.operations import extract_operations
 
     if document.startswith(("http://", "https://")):
 
@@ -160,12 +162,15 @@ def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
             return 1
         text = path.read_text(encoding="utf-8", errors="replace")
     info = analyse_filing(text)
+    operations = extract_operations(text)
     if as_json:
-        print(json.dumps(info.to_json(), indent=2, sort_keys=True))
+        print(json.dumps({**info.to_json(), "operations": operations.to_json()}, indent=2, sort_keys=True))
     else:
         print(f"kind: {info.kind}")
         for key, value in info.terms.items():
             print(f"{key}: {value if value is not None else '-'}")
+        for line in operations_lines(operations):
+            print(line)
     return 0
 
 
