@@ -54,7 +54,7 @@ class ChangeRule:
 
 @dataclass(frozen=True)
 class EventRule:
-    event: Literal["retarget", "filings", "curtail", "digest", "converts"]
+    event: Literal["retarget", "filings", "curtail", "digest", "converts", "production", "treasury", "quiet"]
     tickers: tuple[str, ...] = ()  # filings, converts: upper-case tickers, empty = any
     kinds: tuple[str, ...] = ()  # filings: canonical kinds (rules.events.ALL_KINDS), empty = financing kinds
     min_usd: float | None = None  # filings: minimum amount

@@ -150,4 +150,12 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         from bot.delivery.stock_messages import converts_message  # it imports this module
 
         return converts_message(data, links, tz)
+    if kind in ("production", "treasury", "quiet"):
+        from bot.delivery import production_messages as pm  # it imports this module
+
+        return {
+            "production": pm.production_message,
+            "treasury": pm.treasury_message,
+            "quiet": pm.quiet_message,
+        }[kind](data)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

@@ -70,6 +70,8 @@ UNITS = {
     "power_mw": "MW",
 }
 FIGURE_NAMES = tuple(UNITS)
+# The filing kinds whose documents carry operating figures (the watcher reads them only for these).
+OPERATING_KINDS = ("production_update", "earnings", "hpc_contract")
 
 _FORWARD_RE = re.compile(
     r"\b(?:expect\w*|target\w*|goal|plan\w*|anticipat\w*|project\w*|will|would|could|once|guidance|"
