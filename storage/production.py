@@ -118,7 +118,10 @@ def report_times(db: Database, ticker: str) -> list[datetime]:
 
 
 def tickers(db: Database) -> list[str]:
-    return [r["ticker"] for r in db.query("SELECT DISTINCT ticker FROM production_figures ORDER BY ticker")]
+    rows = db.query(
+        "SELECT ticker FROM production_figures UNION SELECT ticker FROM hpc_contracts ORDER BY ticker"
+    )
+    return [r["ticker"] for r in rows]
 
 
 def hpc_contracts(db: Database, ticker: str) -> list[dict[str, Any]]:
