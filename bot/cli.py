@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     filing = sub.add_parser("filing", parents=[common], help="classify one filing and extract its terms")
     filing.add_argument("document", help="path or URL of a filing document (HTML or text)")
     filing.add_argument("--json", action="store_true", help='print {"kind": ..., "terms": {...}}')
+    production = sub.add_parser(
+        "production", help="a miner's production history from local documents (production build --help)"
+    )
+    production.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -175,6 +179,11 @@ def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["production"]:  # its own parser: bot/production_cli.py
+        from bot.production_cli import main as production_main
+
+        return production_main(argv[1:])
     args = _parser().parse_args(argv)
     settings = _load(args.config)
     if args.command == "run":

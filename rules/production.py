@@ -106,3 +106,14 @@ def gone_quiet(report_times: Sequence[datetime], now: datetime) -> Quiet | None:
     if since <= QUIET_FACTOR * usual:
         return None
     return Quiet(usual_days=usual, days_since=since, last_at=last)
+
+
+def previous_period(period: str | None) -> str | None:
+    """The period just before ``period`` of the same kind: 2024-01 -> 2023-12, 2025-Q1 -> 2024-Q4."""
+    if period and re.fullmatch(r"20\d\d-\d\d", period):
+        year, month = int(period[:4]), int(period[5:])
+        return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    if period and re.fullmatch(r"20\d\d-Q[1-4]", period):
+        year, q = int(period[:4]), int(period[-1])
+        return f"{year - 1}-Q4" if q == 1 else f"{year}-Q{q - 1}"
+    return None

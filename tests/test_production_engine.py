@@ -78,7 +78,6 @@ def test_real_riot_releases_become_metrics_rules_and_one_production_line() -> No
     )
     _rule(db, "production RIOT", oct_at)
     _rule(db, "hashrate.riot < 40", oct_at)
-    # November 2022 is a month too: the change is against the latest earlier month on file
     earlier = _filing("riot-2022-12-05-november-2022-production.txt", "RIOT", oct_at)
     ingest(db, "edgar", PollResult(events=[earlier]), {}, oct_at, OPTS)
     _texts(db, oct_at)
@@ -88,7 +87,11 @@ def test_real_riot_releases_become_metrics_rules_and_one_production_line() -> No
     texts = _texts(db, nov_at)
     assert len(texts) == 1
     line = texts[0]
-    assert "RIOT · November 2023: 552 BTC mined (+6% MoM), 7,358 BTC held (+7%), 12.4 EH/s deployed" in line
+    # the previous month on file is November 2022: the change says so rather than "MoM"
+    expected = (
+        "RIOT · November 2023: 552 BTC mined (+6% vs November 2022), 7,358 BTC held (+7% vs November 2022)"
+    )
+    assert expected + ", 12.4 EH/s deployed" in line
     assert "filed 6 Dec 08:00 ET" in line
     latest = production.latest_figures(db, "RIOT")
     assert latest["hashrate_ehs"]["qualifier"] == "deployed"
@@ -206,3 +209,53 @@ def test_gone_quiet_once_after_one_and_a_half_usual_intervals() -> None:
     (text,) = _texts(db, now)
     assert "MARA has gone quiet: no production figures since 2024-06-05" in text
     assert "every ~" in text
+
+
+def test_cli_builds_a_history_from_local_real_documents(capsys) -> None:
+    from bot.cli import main
+
+    files = [
+        str(FIXTURES / "mara-2024-03-05-february-2024-production.txt"),
+        str(FIXTURES / "mara-2024-07-03-june-2024-production.txt"),
+    ]
+    assert main(["production", "build", "MARA", *files]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("MARA · February 2024: 833 BTC mined, 16,930 BTC held, 28.7 EH/s energized")
+    assert "590 BTC mined (−29% vs February 2024), 18,536 BTC held (+9% vs February 2024)" in out[1]
+    assert main(["production", "build", "MARA", str(FIXTURES / "LABELS.json")]) == 2  # no date: refused
+    assert "FILE@YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_filing_json_prints_operating_figures_with_qualifiers(capsys) -> None:
+    import json
+
+    from bot.cli import main
+
+    assert (
+        main(["filing", str(FIXTURES / "mara-ex99-1-2025-11-04-q3-2025-shareholder-letter.txt"), "--json"])
+        == 0
+    )
+    ops = json.loads(capsys.readouterr().out)["operations"]
+    assert ops["period"] == "2025-Q3"
+    assert ops["figures"]["hashrate_ehs"]["qualifier"] == "energized"
+    assert ops["figures"]["held_btc"]["qualifier"].startswith("Including 17,357 BTC loaned")
+
+
+def test_month_over_month_only_against_the_month_before() -> None:
+    """CONSTRUCTED September figures (a formatting test): October is the real CLSK release."""
+    from bot.delivery.production_messages import production_line
+
+    data = {
+        "ticker": "CLSK",
+        "period": "2023-10",
+        "figures": {"mined_btc": {"value": 633.0}, "held_btc": {"value": 2311.0}},
+        "previous": {
+            "mined_btc": {"value": 653.0, "period": "2023-09"},
+            "held_btc": {"value": 2222.0, "period": "2023-09"},
+        },
+        "filed_at": "2023-11-02T12:00:00+00:00",
+    }
+    assert (
+        production_line(data)
+        == "CLSK · October 2023: 633 BTC mined (−3% MoM), 2,311 BTC held (+4%) · filed 2 Nov 08:00 ET"
+    )

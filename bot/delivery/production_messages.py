@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.delivery.messages import truncate
+from rules.production import previous_period
 from watchers.filings.operations import MONTHS, Operations
 
 EASTERN = ZoneInfo("America/New_York")
@@ -42,6 +43,12 @@ def change_word(period: str | None) -> str:
     if period and re.fullmatch(r"20\d\d-Q[1-4]", period):
         return "QoQ"
     return "vs previous"
+
+
+def ehs(value: float) -> str:
+    """A hash rate as the release states it: 12.4, 10.02, 50.0 (not 12.40 or 50)."""
+    text = f"{value:,.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def _num(value: float, decimals: int = 0) -> str:
@@ -73,6 +80,15 @@ def _filed(filed_at: str | None) -> str:
     return f" · filed {at.day} {at.strftime('%b %H:%M')} ET"
 
 
+def _since(change: str | None, period: str | None, before: str | None, *, word: bool = True) -> str:
+    """ " (−3% MoM)" against the period just before; " (−29% vs February 2024)" against an older one."""
+    if change is None:
+        return ""
+    if before is not None and before == previous_period(period):
+        return f" ({change} {change_word(period)})" if word else f" ({change})"
+    return f" ({change} vs {period_label(before)})"
+
+
 def production_line(data: Mapping[str, Any]) -> str:
     """One plain-text line: ticker, period, the figures with their qualifiers and changes."""
     figures: Mapping[str, Mapping[str, Any]] = data.get("figures") or {}
@@ -81,22 +97,23 @@ def production_line(data: Mapping[str, Any]) -> str:
     parts: list[str] = []
     mined = figures.get("mined_btc")
     if mined:
-        change = _pct(float(mined["value"]), (previous.get("mined_btc") or {}).get("value"))
-        parts.append(
-            f"{_btc(float(mined['value']))} BTC mined"
-            + (f" ({change} {change_word(period)})" if change else "")
-        )
+        prev = previous.get("mined_btc") or {}
+        change = _pct(float(mined["value"]), prev.get("value"))
+        parts.append(f"{_btc(float(mined['value']))} BTC mined" + _since(change, period, prev.get("period")))
     held = figures.get("held_btc")
     if held:
-        change = _pct(float(held["value"]), (previous.get("held_btc") or {}).get("value"))
-        text = f"{_btc(float(held['value']))} BTC held" + (f" ({change})" if change else "")
+        prev = previous.get("held_btc") or {}
+        change = _pct(float(held["value"]), prev.get("value"))
+        text = f"{_btc(float(held['value']))} BTC held" + _since(
+            change, period, prev.get("period"), word=False
+        )
         if held.get("qualifier"):
             text += f" [{held['qualifier']}]"
         parts.append(text)
     rate = figures.get("hashrate_ehs")
     if rate:
         qualifier = f" {rate['qualifier']}" if rate.get("qualifier") else ""
-        parts.append(f"{float(rate['value']):,.{2 if float(rate['value']) < 10 else 1}f} EH/s{qualifier}")
+        parts.append(f"{ehs(float(rate['value']))} EH/s{qualifier}")
     eff = figures.get("efficiency_jth")
     if eff:
         parts.append(f"{float(eff['value']):g} J/TH")
