@@ -73,27 +73,39 @@ def _score(label: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
     return rows
 
 
-def test_accuracy_on_every_labelled_document_in_sample(capsys: pytest.CaptureFixture[str]) -> None:
+def _report(labels: list[dict[str, Any]], title: str) -> tuple[int, int, list[str]]:
     total = correct = 0
-    lines = []
-    misses = []
-    for label in LABELS:
+    lines, misses = [], []
+    for label in labels:
         rows = _score(label)
         ok = sum(1 for r in rows if r[3])
         total += len(rows)
         correct += ok
         lines.append(f"  {label['file']:<58} {ok:>2}/{len(rows):<2}")
         misses += [f"    {label['file']}: {f} expected {e!r} got {g!r}" for f, e, g, c in rows if not c]
+    print(
+        f"\noperating figures, {title} on {len(labels)} labelled documents: "
+        f"{correct}/{total} fields ({100.0 * correct / total:.1f}%)"
+    )
+    print("\n".join(lines))
+    if misses:
+        print("  misses:\n" + "\n".join(misses))
+    return correct, total, misses
+
+
+def test_accuracy_on_every_labelled_document(capsys: pytest.CaptureFixture[str]) -> None:
+    """IN-SAMPLE: the documents the extractor was written against. HELD-OUT: labelled by hand before
+    the extractor first read them, and never tuned on (its misses stay misses)."""
     with capsys.disabled():
-        print(
-            f"\noperating figures, IN-SAMPLE accuracy on {len(LABELS)} labelled documents: "
-            f"{correct}/{total} fields ({100.0 * correct / total:.1f}%)"
+        correct, total, misses = _report(
+            [lbl for lbl in LABELS if lbl["split"] == "in-sample"], "IN-SAMPLE accuracy"
         )
-        print("\n".join(lines))
-        if misses:
-            print("  misses:\n" + "\n".join(misses))
-    assert total > 80
+        held_correct, held_total, _ = _report(
+            [lbl for lbl in LABELS if lbl["split"] == "held-out"], "HELD-OUT accuracy"
+        )
+    assert total > 80 and held_total > 20
     assert correct / total >= 0.95, misses
+    assert held_correct / held_total >= 0.6  # a floor, not a target: the figure is printed above
 
 
 @pytest.mark.parametrize("label", [lbl for lbl in LABELS if not lbl["miner"]], ids=lambda lbl: lbl["file"])
