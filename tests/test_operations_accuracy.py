@@ -103,7 +103,7 @@ def test_accuracy_on_every_labelled_document(capsys: pytest.CaptureFixture[str])
         held_correct, held_total, _ = _report(
             [lbl for lbl in LABELS if lbl["split"] == "held-out"], "HELD-OUT accuracy"
         )
-    assert total > 80 and held_total > 20
+    assert total > 80 and held_total > 15
     assert correct / total >= 0.95, misses
     assert held_correct / held_total >= 0.6  # a floor, not a target: the figure is printed above
 

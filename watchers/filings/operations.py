@@ -31,6 +31,7 @@ not the with-renewals value. When the headline names no contract (a groundbreaki
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -316,8 +317,25 @@ def _held(text: str, period: str | None) -> Figure | None:
     if d:
         as_of = _date(d, period)
     if as_of is None:
+        marker = re.match(r"(?i).*?\bheld\s*:?\s*(\d)\s+\d", m.group(0))
+        as_of = _footnote_as_of(text, marker.group(1) if marker else None, period)
+    if as_of is None:
         as_of = _as_of_elsewhere(text, _num(m.group(1)), period)
     return Figure(_num(m.group(1)), "BTC", period, qualifier, as_of, _evidence(text, m.start(), m.end()))
+
+
+def _footnote_as_of(text: str, marker: str | None, period: str | None) -> str | None:
+    """A table row's footnote that dates it: "Bitcoin Held 1 7,345 ... 1. As of month end." gives
+    the last day of the release's month."""
+    if not marker or not period or not re.fullmatch(r"20\d\d-\d\d", period):
+        return None
+    footnote = (
+        rf"(?<![\d,.$]){marker}\.\s+As\s+of\s+(?:month[- ]end|(?:the\s+)?end\s+of\s+(?:the\s+)?month)\b"
+    )
+    if not re.search(footnote, text, re.I):
+        return None
+    year, month = int(period[:4]), int(period[5:])
+    return f"{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
 
 
 def _as_of_elsewhere(text: str, value: float, period: str | None) -> str | None:
@@ -391,14 +409,9 @@ def _hashrate(text: str, period: str | None) -> Figure | None:
         qualifier = _hash_qualifier(before[-70:])
         rank = 0 if qualifier else 1
         d = _AS_OF_RE.search(_sentence_after(text, m.end(), 120))
-        fig = Figure(
-            value,
-            "EH/s",
-            period,
-            qualifier,
-            _date(d, period) if d else None,
-            _evidence(text, m.start(), m.end()),
-        )
+        marker = re.search(r"(?i)(?:hash\s*rate|hashrate)\s*(\d)\s*$", before)
+        as_of = _date(d, period) if d else _footnote_as_of(text, marker.group(1) if marker else None, period)
+        fig = Figure(value, "EH/s", period, qualifier, as_of, _evidence(text, m.start(), m.end()))
         if best is None or (rank, m.start()) < (best[0], best[1]):
             best = (rank, m.start(), fig)
     return best[2] if best else None
@@ -484,9 +497,13 @@ def _hpc(text: str) -> HpcContract:
         after = text[m.end() : m.end() + 70]
         if re.search(r"\bNOI\b|\bEBITDA\b|\bnet\s+operating\s+income\b", before[-45:] + after[:25], re.I):
             continue
-        if re.search(r"\bup\s+to\s*$", before, re.I) and re.search(
+        up_to_with_options = re.search(r"\bup\s+to\s*$", before, re.I) and re.search(
             r"\b(?:renewal|extension|options?)\b", after, re.I
-        ):
+        )
+        # "up to $17.7 billion if all renewal options are exercised"; "two five-year extension
+        # options that could bring the total contracted revenue to approximately $7 billion"
+        longer = _sentence_before(text, m.start(), 160)
+        if up_to_with_options or re.search(r"\b(?:renewal|extension)\s+options?\b[^$]{0,80}$", longer, re.I):
             kind = "extensions"
         elif re.search(
             r"\b(?:cumulative|portfolio|campus\s+total|total\s+campus|total\s+contracted)\b",
