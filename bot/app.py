@@ -25,7 +25,7 @@ from bot.delivery.pacer import Pacer
 from bot.engine.dbworker import DbWorker
 from bot.engine.rule_eval import IngestOptions
 from bot.engine.runner import Pipeline
-from bot.handlers import channels, chat_commands, commands, grid, membership, stock
+from bot.handlers import channels, chat_commands, commands, grid, membership, miner, stock
 from bot.handlers.chart import register as register_charts
 from bot.handlers.errors import error_handler
 from bot.handlers.menus import register_menus
@@ -145,5 +145,6 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     register_charts(app)  # /chart
     stock.register(app)  # /stock
     grid.register(app)  # /4cp
+    miner.register(app)  # /miner, /miners (issue 19)
     app.add_error_handler(error_handler)
     return app

@@ -16,6 +16,7 @@ from bot.delivery.digest import digest_job
 from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.engine.backfill import backfill_history
+from bot.engine.ingest import check_quiet
 from bot.engine.runner import PollOutcome
 from bot.ops import health
 from bot.ops import http as ops_http
@@ -58,6 +59,13 @@ async def stale_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await services(context).pipeline.check_stale()
 
 
+async def miners_quiet_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A miner that stopped publishing production figures at its cadence: the ``quiet`` rule."""
+    svc = services(context)
+    if await svc.db(check_quiet, svc.clock(), svc.pipeline.opts) and svc.notifier is not None:
+        await svc.notifier.drain()
+
+
 async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Storage grows linearly with time; rows older than [storage] keep_observations go."""
     svc = services(context)
@@ -98,6 +106,7 @@ def schedule_jobs(app: Application, svc: Services) -> None:
         (digest_job, "digest", 60, 15, 60),
         (quiet_summary_job, "quiet:summary", 60, 20, 60),
         (thin_job, "observations:thin", 6 * 3600, 300, 3600),
+        (miners_quiet_job, "miners:quiet", 6 * 3600, 600, 3600),
         (pinned_status_job, "status:pinned", 300, 30, 300),
     ]
     for callback, name, interval, first, grace in housekeeping:

@@ -22,7 +22,7 @@ class MetricInfo:
     unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "sats/TH/day", "blocks", "time"...
     label: str  # short human label: "Projected difficulty change"
     description: str  # one line incl. formula/meaning
-    scope: str  # "network" | "power" | "stock" | "chat" (per-chat derived, needs /fleet)
+    scope: str  # "network" | "power" | "stock" | "miner" | "chat" (per-chat derived, needs /fleet)
     decimals: int
     signed: bool = False  # show a "+" on positive values (changes, margins)
     # Absolute plausibility bounds (inclusive, in ``unit``) of a value a source states: outside is
@@ -384,6 +384,56 @@ def _equity_info(family: str, ticker: str) -> MetricInfo:
     )
 
 
+# The miner book's production metrics (issue 19, rules/production.py): read from each watched
+# miner's production updates and earnings releases; one value per release, at its filing time.
+PRODUCTION_FAMILIES: dict[str, tuple[str, str, int, str, tuple[float, float]]] = {
+    # family: (unit, label, decimals, description with formula, bounds)
+    "hashrate": (
+        "EH/s",
+        "hash rate",
+        2,
+        "hash rate as its latest release states it (operational, energized, deployed ...: the "
+        "release's qualifier is kept with each figure)",
+        (0.0, 5_000.0),
+    ),
+    "held": (
+        "BTC",
+        "BTC held",
+        0,
+        "bitcoin held as the release states it (incl. pledged/loaned when it says so)",
+        (0.0, 1_000_000.0),
+    ),
+    "mined": (
+        "BTC",
+        "BTC mined",
+        0,
+        "bitcoin mined in the release's period (a month or a quarter)",
+        (0.0, 100_000.0),
+    ),
+    "efficiency": ("J/TH", "fleet efficiency", 2, "fleet efficiency in joules per terahash", (0.0, 200.0)),
+    "share": (
+        "%",
+        "network hash rate share",
+        2,
+        "share of network hash rate: its EH/s ÷ the network's hashrate (EH/s) at the filing's time × 100",
+        (0.0, 100.0),
+    ),
+}  # fmt: skip
+
+
+def _production_info(family: str, ticker: str) -> MetricInfo:
+    unit, label, decimals, description, bounds = PRODUCTION_FAMILIES[family]
+    return MetricInfo(
+        name=f"{family}.{ticker}",
+        unit=unit,
+        label=f"{ticker.upper()} {label}",
+        description=f"{ticker.upper()} {description}",
+        scope="miner",
+        decimals=decimals,
+        bounds=bounds,
+    )
+
+
 CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
@@ -406,6 +456,9 @@ CATALOGUE.update(
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
 CATALOGUE.update(
     {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}
+)
+CATALOGUE.update(
+    {info.name: info for info in (_production_info(f, t) for f in PRODUCTION_FAMILIES for t in STOCK_TICKERS)}
 )
 
 

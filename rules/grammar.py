@@ -40,7 +40,10 @@ MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a 
 # otherwise be sent a message per rule on every poll.
 MIN_REPEAT_S = 300
 
-EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid")
+EVENT_NAMES: tuple[str, ...] = (
+    "retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid",
+    "production", "treasury", "quiet",
+)  # fmt: skip
 _EVENT_ALIASES = {
     "retarget": "retarget",
     "retargets": "retarget",
@@ -58,6 +61,9 @@ _EVENT_ALIASES = {
     "ercot.grid": "ercot.grid",
     "grid": "ercot.grid",
     "eea": "ercot.grid",
+    "production": "production",
+    "treasury": "treasury",
+    "quiet": "quiet",
 }
 # Short names people type for metrics.
 METRIC_ALIASES = {
@@ -511,12 +517,12 @@ def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
         return EventRule(simple[event], severe=severe)
     if event == "digest":
         return EventRule("digest", at=_parse_digest_time(rest), severe=severe)
-    if event == "converts":
-        return _parse_converts(rest, severe)
+    if event in ("converts", "production", "treasury", "quiet"):
+        return _parse_converts(rest, severe, event)
     return _parse_filings(rest, severe)
 
 
-def _parse_converts(rest: Sequence[str], severe: bool) -> EventRule:
+def _parse_converts(rest: Sequence[str], severe: bool, event: str = "converts") -> EventRule:
     """``converts [TICKER...]``: the stock crossing a conversion price of its notes (any watched
     miner when no ticker is given)."""
     tickers: list[str] = []
@@ -526,14 +532,14 @@ def _parse_converts(rest: Sequence[str], severe: bool) -> EventRule:
         if ticker not in STOCK_TICKERS:
             close = difflib.get_close_matches(ticker or tok.lower(), STOCK_TICKERS, n=3, cutoff=0.6)
             raise RuleError(
-                f"I don't quote the stock {tok!r}: converts takes tickers of watched miners "
+                f"I don't watch the miner {tok!r}: {event} takes tickers of watched miners "
                 f"({', '.join(t.upper() for t in STOCK_TICKERS)}).",
-                f"/alert converts {close[0].upper() if close else 'MARA'}",
-                [f"converts {c.upper()}" for c in close],
+                f"/alert {event} {close[0].upper() if close else 'MARA'}",
+                [f"{event} {c.upper()}" for c in close],
             )
         if ticker.upper() not in tickers:
             tickers.append(ticker.upper())
-    return EventRule("converts", tuple(tickers), severe=severe)
+    return EventRule(event, tuple(tickers), severe=severe)  # type: ignore[arg-type]
 
 
 def _parse_digest_time(rest: Sequence[str]) -> str:

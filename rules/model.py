@@ -55,7 +55,17 @@ class ChangeRule:
 @dataclass(frozen=True)
 class EventRule:
     event: Literal[
-        "retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid", "curtail tomorrow"
+        "retarget",
+        "filings",
+        "curtail",
+        "digest",
+        "converts",
+        "4cp",
+        "ercot.grid",
+        "curtail tomorrow",
+        "production",
+        "treasury",
+        "quiet",
     ]
     tickers: tuple[str, ...] = ()  # filings, converts: upper-case tickers, empty = any
     kinds: tuple[str, ...] = ()  # filings: canonical kinds (rules.events.ALL_KINDS), empty = financing kinds

@@ -10,7 +10,7 @@ from telegram.ext import CommandHandler
 
 from bot.app import build_application, create_services
 from bot.settings import load_settings
-from rules.catalogue import CATALOGUE, EQUITY_FAMILIES
+from rules.catalogue import CATALOGUE, EQUITY_FAMILIES, PRODUCTION_FAMILIES
 from tests.harness import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def test_every_command_is_in_the_readme(tmp_path):
 
 
 def test_every_metric_is_in_the_readme():
-    per_ticker = ("stock", *EQUITY_FAMILIES)
+    per_ticker = ("stock", *EQUITY_FAMILIES, *PRODUCTION_FAMILIES)
     prefixes = tuple(f"{f}." for f in ("power", "dam", *per_ticker))
     families = {name.split(".")[0] if name.startswith(prefixes) else name for name in CATALOGUE}
     families_with_points = ("power", "dam", *per_ticker)

@@ -166,4 +166,12 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         from bot.delivery.grid_messages import grid_message
 
         return grid_message(data, links, tz)
+    if kind in ("production", "treasury", "quiet"):
+        from bot.delivery import production_messages as pm  # it imports this module
+
+        return {
+            "production": pm.production_message,
+            "treasury": pm.treasury_message,
+            "quiet": pm.quiet_message,
+        }[kind](data)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

@@ -44,6 +44,7 @@ from watchers.filings.client import (
 )
 from watchers.filings.config import SOURCE, EdgarSourceConfig, FilingsWatcherConfig, require_user_agent
 from watchers.filings.model import FilingInfo
+from watchers.filings.operations import OPERATING_KINDS, extract_operations
 from watchers.filings.parse import (
     FilingRef,
     _iso,
@@ -231,6 +232,7 @@ class FilingsWatcher:
         names: Mapping[int, tuple[str, str]],
         *,
         note: str | None = None,
+        operations: dict[str, Any] | None = None,
     ) -> Event:
         ticker, fallback_name = names.get(ref.cik, (None, str(ref.cik)))
         company = ref.company or fallback_name
@@ -253,6 +255,8 @@ class FilingsWatcher:
         }
         if note:
             data["note"] = note
+        if operations:
+            data["operations"] = operations  # the miner book's figures (issue 19)
         return Event(kind="filing", key=f"filing:{ref.accession}", at=ref.filed_at, source=SOURCE, data=data)
 
     # -- poll ---------------------------------------------------------------------------------
@@ -348,4 +352,8 @@ class FilingsWatcher:
             info = analyse_filing("", form=ref.form, items=ref.items)
             return self._event(ref, info, names, note=f"documents unavailable: {err.message}")
         info = analyse_filing(docs.primary, form=ref.form, items=ref.items, exhibits=docs.exhibits)
-        return self._event(ref, info, names)
+        operations = None
+        if info.kind in OPERATING_KINDS:
+            ops = extract_operations(docs.primary, exhibits=docs.exhibits)
+            operations = None if ops.empty else ops.to_json()
+        return self._event(ref, info, names, operations=operations)
