@@ -209,7 +209,8 @@ def parse_fleet(args: Sequence[str], points: Collection[str] = POWER_POINTS) -> 
         _price_question("hosting", hosting_raw, hosting[0], hosting[1], command(args[0], args[1], "{}"))
     if hub is not None and hub.lower() not in points:
         raise FleetInputError(
-            f"{hub} is not an ERCOT hub or load zone I know: use one of "
-            + ", ".join(sorted(p.upper() for p in points))
+            f"{hub} is not a hub or load zone I know: use an ERCOT point ("
+            + ", ".join(sorted(p.upper() for p in points if "." not in p))
+            + ") or another grid's hub as ISO.HUB, e.g. NYISO.WEST"
         )
     return FleetInput(efficiency, power[0], hosting[0], hub)

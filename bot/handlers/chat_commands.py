@@ -24,6 +24,8 @@ from rules.durations import DurationError, format_duration, parse_duration
 from rules.fleet import Fleet, fleet_metrics
 from rules.grammar import RuleError
 from rules.hashprice import blocks_to_halving
+from rules.isos import ISO_HUBS
+from rules.isos import hub as hub_info
 from rules.quiet import format_quiet, parse_quiet, zone
 from rules.units import FleetInputError, FleetQuestion, money_per_kwh, parse_fleet, parse_index
 from storage import chats, events, observations, watcher_state
@@ -152,7 +154,12 @@ async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await svc.db(chats.update_settings, chat.id, now, fleet=None, hub=None)
         await reply(update, "Fleet removed.")
         return
-    points = set(POWER_POINTS) | {p.lower() for p in svc.settings.watchers.power.points}
+    # ERCOT points, and the other grids' hubs (power.<iso>.<hub>, read through gridstatus)
+    points = (
+        set(POWER_POINTS)
+        | {p.lower() for p in svc.settings.watchers.power.points}
+        | {name.removeprefix("power.") for name in ISO_HUBS}
+    )
     try:
         parsed = parse_fleet(args, points)
     except FleetQuestion as err:
@@ -169,7 +176,20 @@ async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if hub:
         text += f", power hub {escape(hub)}"
         power = svc.settings.watchers.power
-        if not power.enabled:
+        other_grid = hub_info(hub)
+        grids = svc.settings.watchers.grids
+        if other_grid is not None:
+            if not grids.enabled or f"{other_grid.iso}.{other_grid.slug}" not in grids.hubs:
+                text += (
+                    f"\n⚠️ {escape(hub)} is not among the hubs this bot reads ([watchers.grids]): "
+                    "<code>curtail</code> cannot fire for it until the operator adds it."
+                )
+            elif other_grid.currency != "USD":
+                text += (
+                    f"\n⚠️ {escape(hub)} is priced in {other_grid.currency}: "
+                    "it is never compared with a USD breakeven."
+                )
+        elif not power.enabled:
             text += (
                 "\n⚠️ ERCOT prices are not watched on this bot ([watchers.power] is off): "
                 "<code>curtail</code> alerts cannot fire until the operator turns it on."
