@@ -125,7 +125,7 @@ async def test_implausible_fleets_get_a_question(shipped, command: str, says: st
 async def test_fleet_hub_must_be_an_ercot_point_and_is_warned_about_when_not_polled(shipped) -> None:
     tg, svc = shipped
     reply = await say(tg, "/fleet 18 0.045 hub HB_MARS")
-    assert reply.startswith("❌") and "HB_MARS is not an ERCOT hub" in reply
+    assert reply.startswith("❌") and "HB_MARS is not a hub or load zone I know" in reply
     assert (await svc.db(chats.get_settings, CHAT)).fleet is None
     reply = await say(tg, "/fleet 18 0.045 hub HB_WEST")
     assert "✅ Fleet set" in reply and "⚠️ ERCOT prices are not watched on this bot" in reply
