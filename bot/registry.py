@@ -7,6 +7,7 @@ from bot.services import ScheduledWatcher
 from bot.settings import Settings
 from watchers.ercot import PowerWatcher
 from watchers.filings.watcher import FilingsWatcher
+from watchers.ledger.config import REPORT_FORMS
 from watchers.network import NetworkWatcher
 from watchers.quotes import QuotesWatcher
 
@@ -23,7 +24,10 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
     if w.power.enabled:
         out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
     if w.filings.enabled:
-        out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
+        reports = REPORT_FORMS if w.ledger.enabled else ()  # 10-Q/10-K for the debt ledger
+        out.append(
+            ScheduledWatcher(FilingsWatcher(w.filings, s.edgar, report_forms=reports), w.filings.every)
+        )
     if w.quotes.enabled:  # tickers default to the filings watch list
         quotes = QuotesWatcher(w.quotes, w.quotes.tickers or w.filings.tickers, s.yahoo, s.finnhub, s.nasdaq)
         out.append(ScheduledWatcher(quotes, w.quotes.every))

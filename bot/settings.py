@@ -33,6 +33,7 @@ from rules.durations import Duration
 from watchers.bitcoind import BitcoindSourceConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
+from watchers.ledger.config import LedgerConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
 from watchers.price import PriceSourceConfig
@@ -78,6 +79,7 @@ class WatchersConfig(_Section):
     power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
     quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)  # debt ledger, from the filings (issue 14)
 
 
 class AlertsConfig(_Section):

@@ -58,6 +58,8 @@ EVENT_KINDS: dict[str, str] = {
     "filings": "filing",
     "curtail": "curtail",
     "digest": "digest",
+    "debt": "debt",
+    "maturity": "maturity",
 }
 
 
@@ -69,6 +71,8 @@ def resolve_kind(word: str) -> tuple[str, ...] | None:
 def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     """True when an event of ``kind`` with ``data`` concerns ``rule``.
 
+    A ``debt`` event (one ledger change) needs ``data["ticker"]`` when the rule names tickers; a
+    ``maturity`` event is for one threshold (``data["within_s"]``) and matches the rules of that one.
     A ``filing`` needs ``data["ticker"]`` and ``data["kind"]``, and ``data["amount_usd"]`` when the
     rule has a minimum: a filing of unknown amount does not match ``>= 500M``. ``curtail`` is a
     threshold in disguise (rules.evaluate.effective_threshold_rule) and ``digest`` is scheduled
@@ -77,6 +81,10 @@ def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     wanted = EVENT_KINDS.get(rule.event)
     if wanted is None or kind.lower() not in (wanted, rule.event):
         return False
+    if rule.event in ("debt", "maturity"):  # a ledger change; a maturity or put date coming up
+        if rule.tickers and str(data.get("ticker") or "").upper() not in rule.tickers:
+            return False
+        return rule.event == "debt" or data.get("within_s") == rule.within_s
     if rule.event != "filings":
         return True
     filing_kind = str(data.get("kind") or "other").lower()

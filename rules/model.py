@@ -54,12 +54,13 @@ class ChangeRule:
 
 @dataclass(frozen=True)
 class EventRule:
-    event: Literal["retarget", "filings", "curtail", "digest"]
-    tickers: tuple[str, ...] = ()  # filings: upper-case tickers, empty = any
+    event: Literal["retarget", "filings", "curtail", "digest", "debt", "maturity"]
+    tickers: tuple[str, ...] = ()  # filings, debt, maturity: upper-case tickers, empty = any
     kinds: tuple[str, ...] = ()  # filings: canonical kinds (rules.events.ALL_KINDS), empty = financing kinds
     min_usd: float | None = None  # filings: minimum amount
     at: str | None = None  # digest: "HH:MM" local time of the chat
     severe: bool = False
+    within_s: int | None = None  # maturity: a maturity or put date this close (seconds)
 
 
 Rule = ThresholdRule | ChangeRule | EventRule

@@ -141,4 +141,8 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         link = f'<a href="{escape(str(url), quote=True)}">filing index</a>' if url else "SEC EDGAR"
         kind_name = escape(str(data.get("kind", "other")).replace("_", " "))
         return truncate(f"📄 <b>{summary}</b>\n{kind_name}\n{link}")
+    if kind in ("debt", "maturity"):
+        from bot.delivery.ledger_messages import debt_message, maturity_message  # it imports this module
+
+        return debt_message(data, links) if kind == "debt" else maturity_message(data, links)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

@@ -13,6 +13,7 @@ from bot.delivery.messages import event_message
 from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
 from bot.engine.routing import queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
+from rules.catalogue import held_until_next_filing
 from rules.data import Event
 from rules.events import match_event
 from rules.model import EventRule
@@ -21,7 +22,7 @@ from storage import rules as rule_store
 from watchers.base import PollResult
 
 # Event kinds as watchers emit them -> the rule word users write.
-EVENT_RULES = {"retarget": "retarget", "filing": "filings"}
+EVENT_RULES = {"retarget": "retarget", "filing": "filings", "debt": "debt", "maturity": "maturity"}
 
 
 def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptions) -> int:
@@ -84,6 +85,8 @@ def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
             if last is None:
                 continue  # never observed: nothing went stale
             _, at, source = last
+            if held_until_next_filing(metric):
+                continue  # debt.<ticker> holds until the next filing: never "no data"
             if (now - at).total_seconds() < opts.stale_after_s:
                 continue
             for row in rule_store.rules_for_metric(db, metric):
