@@ -33,8 +33,9 @@ def _new_words(c: Mapping[str, Any]) -> str:
     noun = _KIND_WORDS.get(str(c.get("tranche_kind")))
     year = str(c.get("maturity") or "")[:4]
     amount = usd(c.get("after_usd")) + " " if c.get("after_usd") is not None else ""
-    if noun is None:
-        return f"{amount}{c.get('instrument')}"
+    if noun is None:  # a facility or loan: the filing's own name, which often carries its size
+        held = f" ({usd(c.get('after_usd'))} outstanding)" if c.get("after_usd") is not None else ""
+        return f"{c.get('instrument')}{held}"
     coupon = _pct(c.get("coupon_pct"))
     return f"{amount}{coupon + ' ' if coupon else ''}{noun}{' due ' + year if year.isdigit() else ''}"
 

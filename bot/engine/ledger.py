@@ -187,9 +187,10 @@ def update_progress(db: Database, now: datetime, **changes: Any) -> dict[str, An
     """Merge ``changes`` into the bootstrap progress (``done_ticker=`` appends one miner)."""
     state = _state(db)
     boot = state.setdefault("bootstrap", {})
+    boot.setdefault("done", [])
     done_ticker = changes.pop("done_ticker", None)
     boot.update(changes)
-    if done_ticker is not None and done_ticker not in boot.setdefault("done", []):
+    if done_ticker is not None and done_ticker not in boot["done"]:
         boot["done"].append(done_ticker)
     watcher_state.save_success(db, LEDGER_ID, state, now)
     return dict(boot)
@@ -415,11 +416,12 @@ async def _plan(
     cursor: dict[str, str] | None,
 ) -> list[PlannedDocument]:
     sub = await fetch.submissions(session, source, cik)
-    first = plan(sub, now=now, years=years, cursor=cursor)
+    archives = f"{source.www_url.rstrip('/')}/Archives/edgar/data"
+    first = plan(sub, now=now, years=years, cursor=cursor, archives=archives)
     if not first.pages_needed:
         return first.documents
     pages = []
     for name in first.pages_needed:
         page = await fetch.submissions_page(session, source, name)
         pages.append({**page, "name": name})
-    return plan(sub, now=now, years=years, cursor=cursor, pages=pages).documents
+    return plan(sub, now=now, years=years, cursor=cursor, pages=pages, archives=archives).documents
