@@ -128,6 +128,7 @@ async def test_new_10q_updates_the_ledger_and_fires_once(tmp_path, tg, edgar):
     async with running_bot(settings, clock) as (_app, svc):
         assert "Alert set" in await tg.command("/alert debt RIOT")
         assert "Alert set" in await tg.command("/alert maturity < 365d")
+        assert "Alert set" in await tg.command("/alert debt.riot > 800M")
         assert "RIOT</b> no ledger yet" in await tg.command("/debt")  # nothing read yet
 
         run = await sync(svc)  # the bootstrap: RIOT's 10-K, history only
@@ -143,7 +144,8 @@ async def test_new_10q_updates_the_ledger_and_fires_once(tmp_path, tg, edgar):
         # The 10-Q appears in the latest-filings feed.
         clock.advance(60)
         edgar.add(riot_10q(clock.now - timedelta(seconds=30)))
-        assert await filings_poll(svc) == 2  # the debt change, and the facility due 2026-07-15
+        # the debt change, the total past $800M, and the facility due 2026-07-15
+        assert await filings_poll(svc) == 3
         texts = [m["text"] for m in tg.sent(chat_id=CHAT)[sent_before:]]
         debt = [t for t in texts if "debt $600M → $854M" in t]
         assert len(debt) == 1, texts
@@ -152,6 +154,11 @@ async def test_new_10q_updates_the_ledger_and_fires_once(tmp_path, tg, edgar):
         maturity = [t for t in texts if "maturity &lt; 365d" in t or "maturity < 365d" in t]
         assert len(maturity) == 1 and "$50 Million Credit Facility: matures 2026-07-15" in maturity[0]
         assert (await svc.db(observations.latest, "debt.riot"))[0] == pytest.approx(853_995_000)
+        threshold = [t for t in texts if "RIOT debt $853,995,000" in t]
+        assert len(threshold) == 1 and "above your threshold $800,000,000" in threshold[0]
+        # a debt total holds until the next filing: hours later it is not "no data"
+        clock.advance(3 * 3600)
+        assert await svc.pipeline.check_stale() == 0
 
         detail = await tg.command("/debt RIOT")
         assert "<b>RIOT debt $854M</b>" in detail and "as of 2025-06-30" in detail

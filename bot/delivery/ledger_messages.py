@@ -82,7 +82,8 @@ def debt_message(data: Mapping[str, Any], links: Mapping[str, str]) -> str:
         return truncate(f"🏦 <b>{escape(ticker)} debt ledger updated</b>\n{document_link(data)}")
     head = _headline(changes)
     before, after = data.get("total_before_usd"), data.get("total_after_usd")
-    total = f": debt {usd(before)} → {usd(after)}" if before != after else f": debt {usd(after)}"
+    moved = before is not None and before != after
+    total = f": debt {usd(before)} → {usd(after)}" if moved else f": debt {usd(after)}"
     lines = [f"🏦 <b>{escape(change_line(ticker, head) + total)}</b>"]
     rest = [c for c in changes if c is not head]
     lines += [f"• {escape(change_line(ticker, c))}" for c in rest[:MAX_LINES]]
