@@ -50,8 +50,11 @@ def test_every_command_is_in_the_readme(tmp_path):
 
 
 def test_every_metric_is_in_the_readme():
-    families = {name.split(".")[0] if name.startswith(("power.", "stock.")) else name for name in CATALOGUE}
-    missing = [m for m in sorted(families) if m not in ("power", "stock") and f"`{m}`" not in README]
+    families = {
+        name.split(".")[0] if name.startswith(("power.", "stock.", "debt.")) else name for name in CATALOGUE
+    }
+    missing = [m for m in sorted(families) if m not in ("power", "stock", "debt") and f"`{m}`" not in README]
     assert "`power.<point>`" in README
     assert "`stock.<ticker>`" in README
+    assert "`debt.<ticker>`" in README
     assert not missing, missing
