@@ -170,6 +170,15 @@ async def test_new_10q_updates_the_ledger_and_fires_once(tmp_path, tg, edgar):
         assert 'href="' in detail and "riot-20250630.htm" in detail  # every tranche cites its filings
         assert len(detail) < 4096
 
+        # /chart debt.riot 1y: the bootstrap's point (10-K, February) and the live one (10-Q)
+        photos = len(tg.sent("sendPhoto", chat_id=CHAT))
+        tg.push_command("/chart debt.riot 1y", chat_id=CHAT, user_id=CHAT)
+        await tg.wait_for(lambda: len(tg.sent("sendPhoto", chat_id=CHAT)) > photos)
+        chart = tg.sent("sendPhoto", chat_id=CHAT)[-1]
+        assert chart["photo"]["filename"] == "debt.riot-1y.png"
+        assert "now <b>$853,995,000</b>" in chart["caption"] and "low $599,723,000" in chart["caption"]
+        assert "<code>debt.riot &gt; 800M</code>" in chart["caption"]
+
         # Polled again: nothing new is said.
         n = len(tg.sent(chat_id=CHAT))
         clock.advance(60)

@@ -48,7 +48,8 @@ def change_line(ticker: str, c: Mapping[str, Any]) -> str:
         return f"{ticker} {name}: outstanding {usd(c.get('before_usd'))} → {usd(c.get('after_usd'))}"
     if kind == "dropped_from_report":
         return f"{ticker} {name}: not in the latest report (was {usd(c.get('before_usd'))})"
-    terms = ", ".join(str(t).replace("_usd", "").replace("_", " ") for t in c.get("terms") or ())
+    words = (str(t).removesuffix("_usd").removesuffix("_pct").replace("_", " ") for t in c.get("terms") or ())
+    terms = ", ".join(words)
     return f"{ticker} {name}: {terms or 'terms'} changed"
 
 

@@ -86,7 +86,8 @@ def overview(view: DebtView, today: date) -> str:
             f"{escape(nxt_text)} · as of {escape(lg.latest_period or '—')}"
         )
     if counted:
-        line = f"<b>Industry total {escape(usd(total))}</b> ({len(counted)} miners)"
+        miners = f"{len(counted)} miner{'s' if len(counted) != 1 else ''}"
+        line = f"<b>Industry total {escape(usd(total))}</b> ({miners})"
         if then_total > 0:
             change = (now_same - then_total) / then_total * 100
             line += (
