@@ -35,7 +35,10 @@ async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     scheduled: ScheduledWatcher = job.data  # type: ignore[assignment]
     outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
     if scheduled.watcher.id == "filings" and outcome.ok and ledger_on(svc):
-        outcome.queued += await follow_filings(svc)  # the debt ledger, right after the filings poll
+        try:
+            outcome.queued += await follow_filings(svc)  # the debt ledger, right after the filings poll
+        except Exception:  # the ledger never stops the filings job; what is unread is retried next poll
+            logger.exception("ledger: reading new filings failed")
     # Metrics, and the admins hear of a failing source once (and of its recovery once).
     notices = await health.after_poll(svc, ops_http.app_metrics(context.bot_data), outcome)
     if (outcome.queued or notices) and svc.notifier is not None:

@@ -42,6 +42,7 @@ def source_links(settings: Settings) -> dict[str, str]:
         "coinbase": "https://www.coinbase.com/price/bitcoin",
         "ercot": "https://www.ercot.com/content/cdr/html/real_time_spp.html",
         "edgar": settings.sources.edgar.www_url.rstrip("/") + "/cgi-bin/browse-edgar?action=getcurrent",
+        "sec-filings": settings.sources.edgar.www_url.rstrip("/") + "/edgar/search/",
         "yahoo": "https://finance.yahoo.com/",
         "finnhub": "https://finnhub.io/",
         "nasdaq": "https://www.nasdaq.com/market-activity/stocks",

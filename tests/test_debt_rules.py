@@ -109,3 +109,17 @@ def test_debt_message_of_a_real_closing_8k() -> None:
     text = event_message("debt", event.data, {})
     assert text.startswith("🏦 <b>MARA adds $1B 0% converts due 2030: debt $1B</b>")
     assert '<a href="https://www.sec.gov/x/form8-k.htm">8-K 2024-11-20</a>' in text
+
+
+def test_debt_page_says_how_far_the_bootstrap_is() -> None:
+    from bot.handlers.debt import building_line
+
+    done = ["MARA", "RIOT", "CLSK", "CORZ", "IREN", "BITF"]
+    assert building_line({"total": 14, "done": done, "current": "WULF"}) == (
+        "⏳ building: 6 of 14 miners (reading WULF)"
+    )
+    assert building_line({}) is None  # not started
+    assert building_line({"total": 14, "done": done, "finished_at": "2025-08-01T00:00:00Z"}) is None
+    assert (
+        building_line({"total": 2, "done": ["MARA", "RIOT"], "current": "MARA"}) is None
+    )  # a daily catch-up

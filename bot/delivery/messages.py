@@ -22,6 +22,7 @@ SOURCE_NAMES = {
     "coinbase": "Coinbase",
     "ercot": "ERCOT",
     "edgar": "SEC EDGAR",
+    "sec-filings": "SEC filings",  # debt.<ticker>: the miners' own filings (issue 14)
 }
 
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}

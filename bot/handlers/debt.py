@@ -50,9 +50,9 @@ def _pct(x: float | None, digits: int = 2) -> str:
 
 def building_line(progress: dict[str, Any]) -> str | None:
     """ "building: 6 of 14 miners" while the bootstrap has not finished."""
-    if not progress or progress.get("finished_at"):
-        return None
     done, total = len(progress.get("done") or []), progress.get("total") or 0
+    if not progress or progress.get("finished_at") or done >= total:
+        return None  # not started, or finished (a daily catch-up is not "building")
     current = f" (reading {progress['current']})" if progress.get("current") else ""
     return f"⏳ building: {done} of {total} miners{current}"
 
