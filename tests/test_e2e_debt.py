@@ -143,9 +143,12 @@ async def test_new_10q_updates_the_ledger_and_fires_once(tmp_path, tg, edgar):
 
         # The 10-Q appears in the latest-filings feed.
         clock.advance(60)
-        edgar.add(riot_10q(clock.now - timedelta(seconds=30)))
+        tenq = riot_10q(clock.now - timedelta(seconds=30))
+        edgar.add(tenq)
         # the debt change, the total past $800M, and the facility due 2026-07-15
         assert await filings_poll(svc) == 3
+        # the 10-Q's 3 MB document is fetched once, by the ledger (the filings watcher reports it unread)
+        assert edgar.paths(f"{tenq.folder}/riot-20250630.htm") == [f"{tenq.folder}/riot-20250630.htm"]
         texts = [m["text"] for m in tg.sent(chat_id=CHAT)[sent_before:]]
         debt = [t for t in texts if "debt $600M → $854M" in t]
         assert len(debt) == 1, texts
