@@ -24,7 +24,7 @@ from bot.delivery.pacer import Pacer
 from bot.engine.dbworker import DbWorker
 from bot.engine.rule_eval import IngestOptions
 from bot.engine.runner import Pipeline
-from bot.handlers import channels, chat_commands, commands, membership
+from bot.handlers import channels, chat_commands, commands, membership, stock
 from bot.handlers.chart import register as register_charts
 from bot.handlers.debt import register as register_debt
 from bot.handlers.errors import error_handler
@@ -141,6 +141,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     channels.register(app)
     register_presets(app)  # /start with the preset keyboard
     register_charts(app)  # /chart
+    stock.register(app)  # /stock
     register_debt(app)  # /debt
     app.add_error_handler(error_handler)
     return app

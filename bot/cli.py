@@ -14,7 +14,9 @@ from typing import Any
 import aiohttp
 
 from bot.logs import setup_logging
-from bot.settings import ConfigError, Settings, load_settings, masked_dump
+from bot.settings import ConfigError, Settings, check_runnable, load_settings, masked_dump
+from rules.data import Observation
+from storage.db import UnusableDatabase, check_db
 from watchers.base import PollContext
 
 
@@ -68,9 +70,10 @@ def cmd_run(settings: Settings) -> int:
                 "token in the environment: export TELEGRAM_BOT_TOKEN=123456:ABC... "
                 "(or MINERWATCH_TELEGRAM__TOKEN), and run `make run` again."
             )
+        check_runnable(settings)  # what `check` refuses, `run` refuses, by the same function
         svc = create_services(settings)
         app = build_application(svc)
-    except (MissingTokenError, ValueError) as err:
+    except (MissingTokenError, ConfigError, ValueError, UnusableDatabase) as err:
         print(f"minerwatch: {err}", file=sys.stderr)
         return 2
     # run_polling stops on SIGINT/SIGTERM (what Procfile hosts send) and then runs post_shutdown:
@@ -88,6 +91,7 @@ async def poll_once(settings: Settings) -> dict[str, Any]:
     errors: dict[str, str] = {}
     notes: dict[str, str] = {}  # "delayed", "market closed: last price at ..."
     events: list[dict[str, Any]] = []
+    quotes: list[Observation] = []
     async with aiohttp.ClientSession() as session:
         for sw in build_watchers(settings):
             try:
@@ -98,9 +102,22 @@ async def poll_once(settings: Settings) -> dict[str, Any]:
             for obs in result.observations:
                 metrics[obs.metric] = obs.value
                 sources[obs.metric] = obs.source
+                if obs.metric.startswith("stock."):
+                    quotes.append(obs)
             errors.update(result.errors)
             notes.update(result.notes)
             events += [{"kind": e.kind, "key": e.key, **dict(e.data)} for e in result.events if e.announce]
+    if quotes and settings.storage.path and Path(settings.storage.path).exists():
+        # mcap, convert, dilution, leverage: the fresh price with the stored share count and ledger
+        from bot.engine.equity import derive_with_price
+        from storage.db import open_db
+
+        db = open_db(settings.storage.path)
+        try:
+            for d, inputs in (x for obs in quotes for x in derive_with_price(db, obs)):
+                metrics[d.metric], sources[d.metric], notes[d.metric] = d.value, d.source, inputs
+        finally:
+            db.close()
     return {"metrics": metrics, "sources": sources, "notes": notes, "errors": errors, "events": events}
 
 
@@ -108,7 +125,7 @@ def cmd_once(settings: Settings, as_json: bool) -> int:
     setup_logging(level="WARNING")
     try:
         snapshot = asyncio.run(poll_once(settings))
-    except ValueError as err:
+    except (ValueError, UnusableDatabase) as err:
         print(f"minerwatch: {err}", file=sys.stderr)
         return 2
     if as_json:
@@ -128,6 +145,12 @@ def cmd_once(settings: Settings, as_json: bool) -> int:
 def cmd_check(settings: Settings, path: str | None) -> int:
     from bot.settings import resolve_config_path
 
+    try:
+        check_runnable(settings)  # the same refusals as `run`
+        check_db(settings.storage.path)
+    except (ConfigError, UnusableDatabase) as err:
+        print(f"minerwatch: {err}", file=sys.stderr)
+        return 2
     print(f"# config OK: {resolve_config_path(path)}")
     print(json.dumps(masked_dump(settings), indent=2, sort_keys=True))
     if settings.telegram.token is None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from rules.ledger import Ledger, LedgerDocument, Tranche, apply_document
+from storage import equity as equity_store
 from storage import ledger as store
 from storage.db import open_db
 from watchers.base import SourceError
@@ -101,6 +102,8 @@ def commit(db: Database, prepared: Prepared, *, now: datetime) -> IngestResult:
     before = store.load_ledger(db, ticker) or Ledger(ticker=ticker)
     after = apply_document(before, p.doc)
     changed = store.save_ledger(db, after, document=p.document, now=now)
+    if p.doc.shares is not None:  # the cover's share count, for mcap and dilution (issue 15)
+        equity_store.save_shares(db, ticker, p.doc.shares, now)
     store.record_document(
         db,
         ticker=ticker,

@@ -12,6 +12,7 @@ import os
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -30,6 +31,7 @@ from pydantic_settings import (
 )
 
 from rules.durations import Duration
+from rules.units import parse_chat_id
 from watchers.bitcoind import BitcoindSourceConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
@@ -120,7 +122,7 @@ class BroadcastConfig(_Section):
     @classmethod
     def _chat_form(cls, value: str) -> str:
         value = value.strip()
-        if not (value.startswith("@") and len(value) > 1) and not value.lstrip("-").isdigit():
+        if not (value.startswith("@") and len(value) > 1) and parse_chat_id(value) is None:
             raise ValueError('write "@channelname" or a numeric chat id like "-1001234567890"')
         return value
 
@@ -221,6 +223,45 @@ def load_settings(path: str | Path | None = None) -> Settings:
         _config_path.reset(token)
 
 
+MASK = "**********"
+
+
+def mask_url(value: str) -> str:
+    """``http://user:PASS@host:8332/`` -> ``http://user:**********@host:8332/``: a password in a
+    URL (bitcoind's RPC, a private mempool) is a secret like any other. Other strings as they are."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return value
+    if not parts.scheme or "@" not in parts.netloc:
+        return value
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    netloc = f"{user}:{MASK}@{hostport}" if colon else f"{MASK}@{hostport}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return mask_url(value) if isinstance(value, str) else value
+
+
 def masked_dump(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data with every secret shown as ``**********``."""
-    return settings.model_dump(mode="json")
+    """The settings as plain data with every secret shown as ``**********``: secret fields, and
+    the credentials of any URL."""
+    return _mask(settings.model_dump(mode="json"))
+
+
+def check_runnable(settings: Settings) -> None:
+    """Raise ConfigError for whatever ``run`` would refuse in these settings before it starts (the
+    filings watcher without an EDGAR user agent, ...): ``check`` and ``run`` both call this, so
+    ``check`` never says OK to a config ``run`` refuses."""
+    from bot.registry import build_watchers  # bot.registry imports this module
+
+    try:
+        build_watchers(settings)
+    except ValueError as err:
+        raise ConfigError(f"config cannot run: {err}") from err

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, tzinfo
 @dataclass(frozen=True)
 class MetricInfo:
     name: str  # "difficulty.next_change"
-    unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "BTC", "USD/MWh", "blocks", "time"...
+    unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "sats/TH/day", "blocks", "time"...
     label: str  # short human label: "Projected difficulty change"
     description: str  # one line incl. formula/meaning
     scope: str  # "network" | "power" | "stock" | "chat" (per-chat derived, needs /fleet)
@@ -202,6 +202,14 @@ _BASE: tuple[MetricInfo, ...] = (
         8,
     ),
     MetricInfo(
+        "hashprice.sats",
+        "sats/TH/day",
+        "Hashprice in sats",
+        "Mining revenue per TH/s per day in sats: hashprice in BTC/PH/day × 1e8 / 1000",
+        "network",
+        1,
+    ),
+    MetricInfo(
         "hashprice.next",
         "USD/PH/day",
         "Hashprice after retarget",
@@ -213,7 +221,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "breakeven",
         "USD/MWh",
         "Breakeven power price",
-        "Power price at which revenue equals power cost: hashprice / (fleet J/TH × 0.024 MWh per PH·day)",
+        "Power price at which revenue pays power and hosting: hashprice / (J/TH × 0.024) − hosting × 1000",
         "chat",
         2,
     ),
@@ -221,7 +229,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "margin",
         "%",
         "Mining margin",
-        "(hashprice − power cost) / hashprice × 100 for the chat's fleet at its hub price",
+        "(hashprice − cost) / hashprice × 100, cost = (/fleet power price + hosting) × J/TH × 24 per PH/day",
         "chat",
         1,
         signed=True,
@@ -230,7 +238,7 @@ _BASE: tuple[MetricInfo, ...] = (
         "profit",
         "USD/PH/day",
         "Profit per PH",
-        "hashprice − power cost per PH/day (hub price × fleet J/TH × 0.024)",
+        "hashprice − (/fleet power price + hosting, USD/kWh) × J/TH × 24 kWh per PH/day",
         "chat",
         2,
         signed=True,
@@ -275,6 +283,55 @@ def _stock_info(ticker: str) -> MetricInfo:
     )
 
 
+# Derived from the stock price, the cover's share count and the debt ledger (rules/equity.py).
+EQUITY_FAMILIES: dict[str, tuple[str, str, int, bool, str]] = {
+    # family: (unit, label, decimals, signed, description with formula)
+    "mcap": (
+        "USD",
+        "market cap",
+        0,
+        False,
+        "market capitalisation: shares outstanding (latest 10-Q/10-K cover) × share price",
+    ),
+    "convert": (
+        "%",
+        "distance to conversion price",
+        1,
+        True,
+        "share price ÷ outstanding-weighted conversion price of its convertible notes − 1, × 100 "
+        "(positive = in the money; only notes with a stated conversion price)",
+    ),
+    "dilution": (
+        "%",
+        "dilution if converted",
+        2,
+        False,
+        "% more shares if every outstanding convertible converted: "
+        "Σ principal ÷ 1000 × conversion rate ÷ shares outstanding × 100",
+    ),
+    "leverage": (
+        "%",
+        "leverage",
+        1,
+        False,
+        "debt principal outstanding (latest filings) ÷ market cap × 100",
+    ),
+}
+
+
+def _equity_info(family: str, ticker: str) -> MetricInfo:
+    unit, label, decimals, signed, description = EQUITY_FAMILIES[family]
+    return MetricInfo(
+        name=f"{family}.{ticker}",
+        unit=unit,
+        label=f"{ticker.upper()} {label}",
+        description=f"{ticker.upper()} {description}",
+        scope="stock",
+        decimals=decimals,
+        signed=signed,
+    )
+
+
 def _debt_info(ticker: str) -> MetricInfo:
     return MetricInfo(
         name=f"debt.{ticker}",
@@ -295,6 +352,9 @@ CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
+CATALOGUE.update(
+    {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}
+)
 CATALOGUE.update({info.name: info for info in map(_debt_info, STOCK_TICKERS)})
 
 
@@ -314,7 +374,7 @@ def implausible(metric: str, value: float) -> str | None:
 
 
 POWER_NAME = re.compile(r"^power\.([a-z][a-z0-9_]*)(?:\.(avg1h|avg24h|max24h))?$")
-STOCK_NAME = re.compile(r"^stock\.([a-z][a-z0-9]*)$")
+STOCK_NAME = re.compile(r"^(?:stock|mcap|convert|dilution|leverage)\.([a-z][a-z0-9]*)$")
 DEBT_NAME = re.compile(r"^debt\.([a-z][a-z0-9]*)$")
 
 
@@ -327,8 +387,9 @@ def lookup(name: str) -> MetricInfo | None:
     """The catalogue entry for ``name`` (case-insensitive), or None.
 
     ``power.<point>`` and ``power.<point>.avg1h|.avg24h|.max24h`` exist for every ERCOT hub and load
-    zone in :data:`POWER_POINTS`, ``stock.<ticker>`` for every miner in :data:`STOCK_TICKERS` (they
-    are all in :data:`CATALOGUE`)."""
+    zone in :data:`POWER_POINTS`; ``stock.<ticker>`` and the derived ``mcap``, ``convert``,
+    ``dilution`` and ``leverage.<ticker>`` (:data:`EQUITY_FAMILIES`) for every miner in
+    :data:`STOCK_TICKERS` (they are all in :data:`CATALOGUE`)."""
     return CATALOGUE.get(name.strip().lower())
 
 

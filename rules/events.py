@@ -58,6 +58,7 @@ EVENT_KINDS: dict[str, str] = {
     "filings": "filing",
     "curtail": "curtail",
     "digest": "digest",
+    "converts": "converts",
     "debt": "debt",
     "maturity": "maturity",
 }
@@ -71,6 +72,7 @@ def resolve_kind(word: str) -> tuple[str, ...] | None:
 def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     """True when an event of ``kind`` with ``data`` concerns ``rule``.
 
+    A ``converts`` event needs ``data["ticker"]`` when the rule names tickers.
     A ``debt`` event (one ledger change) needs ``data["ticker"]`` when the rule names tickers; a
     ``maturity`` event is for one threshold (``data["within_s"]``) and matches the rules of that one.
     A ``filing`` needs ``data["ticker"]`` and ``data["kind"]``, and ``data["amount_usd"]`` when the
@@ -81,6 +83,8 @@ def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     wanted = EVENT_KINDS.get(rule.event)
     if wanted is None or kind.lower() not in (wanted, rule.event):
         return False
+    if rule.event == "converts":  # a stock crossing a conversion price (rules/equity.py)
+        return not rule.tickers or str(data.get("ticker") or "").upper() in rule.tickers
     if rule.event in ("debt", "maturity"):  # a ledger change; a maturity or put date coming up
         if rule.tickers and str(data.get("ticker") or "").upper() not in rule.tickers:
             return False

@@ -2,7 +2,7 @@
 
     METRIC OP VALUE[unit] [for DURATION] [every DURATION] [margin N%]
     METRIC rises|drops N% in DURATION [every DURATION]
-    retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT]
+    retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
     debt [TICKER...] | maturity [TICKER...] < DURATION
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
@@ -39,7 +39,7 @@ MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a 
 # otherwise be sent a message per rule on every poll.
 MIN_REPEAT_S = 300
 
-EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "debt", "maturity")
+EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts", "debt", "maturity")
 _EVENT_ALIASES = {
     "retarget": "retarget",
     "retargets": "retarget",
@@ -50,6 +50,9 @@ _EVENT_ALIASES = {
     "curtail": "curtail",
     "curtailment": "curtail",
     "digest": "digest",
+    "converts": "converts",
+    "conversion": "converts",
+    "conversions": "converts",
     "debt": "debt",
     "ledger": "debt",
     "maturity": "maturity",
@@ -85,13 +88,14 @@ _CLAUSES = ("for", "every", "margin")
 _MULTIPLIERS = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "bn": 1e9}
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+"
 _VALUE = re.compile(
-    rf"^(?P<sign>[-+]?)(?P<dollar>\$?)(?P<sign2>[-+]?)(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?(?P<suffix>.*)$"
+    rf"^(?P<sign>[-+]?)(?P<dollar>\$?)(?P<sign2>[-+]?)(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?(?P<suffix>.*)$",
+    re.ASCII,  # only ASCII digits are numbers (rules/units.py)
 )
-_PERCENT = re.compile(rf"\+?(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?\s*%?")
+_PERCENT = re.compile(rf"\+?(?P<num>{_NUMBER})(?:[eE](?P<exp>[-+]?\d+))?\s*%?", re.ASCII)
 _OP_SPLIT = re.compile(r"(<=|>=|=<|=>|==|!=|<|>|=)")
 _TICKER = re.compile(r"^\$?([A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z])?)$")
 _COMMAND = re.compile(r"^/alert(?:@\w+)?(?=\s|!|$)", re.I)
-_HHMM = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+_HHMM = re.compile(r"^(\d{1,2})(?::(\d{2}))?$", re.ASCII)
 
 # Per unit: an example condition for error messages (each of them parses).
 _UNIT_EXAMPLES = {
@@ -101,6 +105,7 @@ _UNIT_EXAMPLES = {
     "USD": "< $50k",
     "USD/PH/day": "< 45",
     "BTC/PH/day": "< 0.0005",
+    "sats/TH/day": "< 40",
     "BTC": "> 0.1",
     "USD/MWh": "> 100",
     "blocks": "< 144",
@@ -112,6 +117,7 @@ _UNIT_WORDS = {
     "USD": "US dollars ($)",
     "USD/PH/day": "USD/PH/day",
     "BTC/PH/day": "BTC/PH/day",
+    "sats/TH/day": "sats/TH/day",
     "BTC": "BTC",
     "USD/MWh": "USD/MWh",
     "blocks": "blocks",
@@ -227,6 +233,8 @@ def _accepted_units(info: MetricInfo) -> set[str]:
         accepted.add("eh")
     elif info.unit == "BTC/PH/day":
         accepted |= {"btc", "btc/ph/d", "btc/ph"}
+    elif info.unit == "sats/TH/day":
+        accepted |= {"sats", "sat", "sats/th", "sat/th/day", "sats/th/d"}
     return accepted
 
 
@@ -324,11 +332,13 @@ def _unknown_metric(word: str, rest: Sequence[str], severe: bool) -> RuleError:
         )
     s = STOCK_NAME.match(word)
     if s and s.group(1) not in STOCK_TICKERS:
+        family = word.split(".", 1)[0]
         close = difflib.get_close_matches(s.group(1), STOCK_TICKERS, n=3, cutoff=0.6)
+        fixed = f"{family}.{close[0] if close else 'mara'}"
         return RuleError(
             f"I don't quote the stock {s.group(1).upper()!r}. Known: {', '.join(STOCK_TICKERS)}.",
-            f"/alert stock.{close[0] if close else 'mara'} drops 10% in 1d",
-            [f"stock.{c}" for c in close],
+            f"/alert {fixed} drops 10% in 1d" if family == "stock" else example_for(fixed),
+            [f"{family}.{c}" for c in close],
         )
     suggestions = suggest(word) + difflib.get_close_matches(word, EVENT_NAMES, n=1, cutoff=0.7)
     example = DEFAULT_EXAMPLE
@@ -462,6 +472,10 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
         raise RuleError(f"{pct_text!r} is not a percentage.", example)
     if pct <= 0:
         raise RuleError("The change must be more than 0%.", example)
+    if direction == "drops" and pct >= 100:  # a drop of 100% is to zero; more can never happen
+        raise RuleError(
+            f"{info.name} cannot drop by {format_number(pct)}%: a drop is less than 100%.", example
+        )
     if i < len(rest) and rest[i].lower() in ("in", "within", "over"):
         i += 1
     if i >= len(rest) or rest[i].lower() == "every":
@@ -488,9 +502,31 @@ def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
         return EventRule("retarget" if event == "retarget" else "curtail", severe=severe)
     if event == "digest":
         return EventRule("digest", at=_parse_digest_time(rest), severe=severe)
+    if event == "converts":
+        return _parse_converts(rest, severe)
     if event in ("debt", "maturity"):
         return _parse_ledger_rule(event, rest, severe)
     return _parse_filings(rest, severe)
+
+
+def _parse_converts(rest: Sequence[str], severe: bool) -> EventRule:
+    """``converts [TICKER...]``: the stock crossing a conversion price of its notes (any watched
+    miner when no ticker is given)."""
+    tickers: list[str] = []
+    for tok in rest:
+        m = _TICKER.match(tok)
+        ticker = m.group(1).lower() if m else ""
+        if ticker not in STOCK_TICKERS:
+            close = difflib.get_close_matches(ticker or tok.lower(), STOCK_TICKERS, n=3, cutoff=0.6)
+            raise RuleError(
+                f"I don't quote the stock {tok!r}: converts takes tickers of watched miners "
+                f"({', '.join(t.upper() for t in STOCK_TICKERS)}).",
+                f"/alert converts {close[0].upper() if close else 'MARA'}",
+                [f"converts {c.upper()}" for c in close],
+            )
+        if ticker.upper() not in tickers:
+            tickers.append(ticker.upper())
+    return EventRule("converts", tuple(tickers), severe=severe)
 
 
 MAX_MATURITY_S = 5 * 365 * 86400

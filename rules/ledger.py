@@ -45,6 +45,7 @@ TERMS = (
     "capped_call",
     "cap_price_usd",
     "status",
+    "soft_call_pct",
 )
 JSON_TERMS = TERMS[:7]  # the tranche keys the issue's JSON shape names (besides instrument, kind, sources)
 
@@ -94,6 +95,9 @@ class Tranche:
     capped_call: bool | None = None
     cap_price_usd: float | None = None
     status: str | None = None  # outstanding | repaid | matured | converted | subsequent | None
+    # the issuer may redeem once the stock has traded at this % of the conversion price (the
+    # "soft call", e.g. 130), only where the filing states it
+    soft_call_pct: float | None = None
     aliases: tuple[str, ...] = ()  # defined terms: "2030 Notes", "$50 Million Credit Facility"
     sources: tuple[Source, ...] = ()
     cited: Mapping[str, Source] = field(default_factory=dict)  # term -> the document that stated it
@@ -139,6 +143,20 @@ class Tranche:
 
 
 @dataclass(frozen=True, slots=True)
+class SharesOutstanding:
+    """Common shares outstanding as a periodic report's cover states them
+    (``dei:EntityCommonStockSharesOutstanding``): the count and the date it is given for, which is
+    usually weeks after the period end."""
+
+    shares: float
+    as_of: str  # ISO date of the count, as the cover states it
+    source: Source  # the report whose cover said so
+
+    def to_json(self) -> dict[str, Any]:
+        return {"shares": self.shares, "as_of": self.as_of, "source": self.source.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerDocument:
     """What one filing document says about a company's debt."""
 
@@ -148,6 +166,7 @@ class LedgerDocument:
     cik: str | None = None
     tranches: tuple[Tranche, ...] = ()
     notes: tuple[str, ...] = ()  # values dropped by the checks, and why (one line each)
+    shares: SharesOutstanding | None = None  # a periodic report's cover count, when it states one
 
     @property
     def periodic(self) -> bool:

@@ -54,8 +54,8 @@ class ChangeRule:
 
 @dataclass(frozen=True)
 class EventRule:
-    event: Literal["retarget", "filings", "curtail", "digest", "debt", "maturity"]
-    tickers: tuple[str, ...] = ()  # filings, debt, maturity: upper-case tickers, empty = any
+    event: Literal["retarget", "filings", "curtail", "digest", "converts", "debt", "maturity"]
+    tickers: tuple[str, ...] = ()  # filings, converts, debt, maturity: upper-case tickers, empty = any
     kinds: tuple[str, ...] = ()  # filings: canonical kinds (rules.events.ALL_KINDS), empty = financing kinds
     min_usd: float | None = None  # filings: minimum amount
     at: str | None = None  # digest: "HH:MM" local time of the chat

@@ -17,9 +17,9 @@ from rules.grammar import RuleError
 
 QUIET_EXAMPLE = "/quiet 23:00-07:00 Europe/Berlin"
 _QUIET = re.compile(
-    r"^\s*(\d{1,2})(?::(\d{2}))?\s*(?:-|–|to)\s*(\d{1,2})(?::(\d{2}))?(?:\s+(\S+))?\s*$", re.I
+    r"^\s*(\d{1,2})(?::(\d{2}))?\s*(?:-|–|to)\s*(\d{1,2})(?::(\d{2}))?(?:\s+(\S+))?\s*$", re.I | re.ASCII
 )
-_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
 
 
 @dataclass(frozen=True)

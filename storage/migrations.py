@@ -197,3 +197,37 @@ def m007_outbox_claims(db: Database) -> None:
     db["outbox"].add_column("claimed_by", str)
     db["outbox"].add_column("claimed_at", str)
     db["outbox"].create_index(["claim_token"])
+
+
+@migrations()
+def m008_shares_and_levels(db: Database) -> None:
+    # Issue 15: shares outstanding per ticker from each periodic report's cover, with its date and
+    # document (the newest as_of is the count market cap and dilution use) ...
+    db["shares_outstanding"].create(
+        {
+            "ticker": str,
+            "as_of": str,  # ISO date the cover gives the count for
+            "shares": float,
+            "document": str,  # file name or URL of the report, as cited
+            "form": str,
+            "period": str,
+            "accession": str,
+            "recorded_at": str,
+        },
+        pk=("ticker", "as_of", "document"),
+        not_null={"ticker", "as_of", "shares", "document"},
+    )
+    # ... and which side of each convertible tranche's conversion price (or stated soft-call
+    # trigger) the stock was last on, so `converts` announces a crossing once, with hysteresis.
+    db["stock_levels"].create(
+        {
+            "ticker": str,
+            "level_key": str,  # tranche key + ":conversion" | ":soft_call"
+            "side": str,  # above | below
+            "level_usd": float,
+            "price": float,  # the price that put it on this side
+            "since": str,  # the quote's time
+        },
+        pk=("ticker", "level_key"),
+        not_null={"ticker", "level_key", "side"},
+    )

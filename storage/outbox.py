@@ -13,7 +13,6 @@ Row states: pending -> sending -> sent | failed | pending (retry); held -> summa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -39,10 +38,6 @@ def priority_for(chat_type: str | None) -> int:
     if chat_type in ("group", "supergroup"):
         return PRIORITY_GROUP
     return PRIORITY_PRIVATE
-
-
-def outbox_key(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
 def enqueue(
@@ -130,12 +125,7 @@ def mark_failed(db: Database, key: str, token: str, error: str) -> None:
 
 def release_claim(db: Database, token: str) -> int:
     """Give back what a drain claimed but did not send (a chat told to wait, a migrated chat)."""
-    cur = db.execute(
-        "UPDATE outbox SET status = 'pending', claim_token = NULL "
-        "WHERE claim_token = ? AND status = 'sending'",
-        [token],
-    )
-    return cur.rowcount
+    return _release(db, "claim_token", token)
 
 
 def process_owner() -> str:
@@ -190,10 +180,13 @@ def claim_owners(db: Database) -> list[str]:
 
 def release_owner(db: Database, owner: str) -> int:
     """Release every row a (dead) process had claimed."""
+    return _release(db, "claimed_by", owner)
+
+
+def _release(db: Database, column: str, value: str) -> int:
     cur = db.execute(
-        "UPDATE outbox SET status = 'pending', claim_token = NULL "
-        "WHERE claimed_by = ? AND status = 'sending'",
-        [owner],
+        f"UPDATE outbox SET status = 'pending', claim_token = NULL WHERE {column} = ? AND status = 'sending'",
+        [value],
     )
     return cur.rowcount
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -376,7 +377,8 @@ class FakeTelegram:
 
     async def _m_getChat(self, params: dict[str, Any]) -> Any:
         ref = params["chat_id"]
-        key: int | str = int(ref) if str(ref).lstrip("-").isdigit() else str(ref)
+        # ASCII digits only: str.isdigit() accepts "²", which int() refuses (a 500 from the fake)
+        key: int | str = int(ref) if re.fullmatch(r"-?[0-9]+", str(ref)) else str(ref)
         if key not in self.known_chats:
             raise ChatNotFound()
         return {

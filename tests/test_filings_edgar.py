@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from watchers.base import PollContext, SourceError
-from watchers.filings.client import edgar_get, fetch_filing_document
+from watchers.filings.client import edgar_gate, edgar_get, fetch_filing_document
 from watchers.filings.config import EdgarConfigError, EdgarSourceConfig, FilingsWatcherConfig
 from watchers.filings.model import EASTERN
 from watchers.filings.parse import (
@@ -560,6 +560,9 @@ async def test_503_on_the_first_feed_page_is_an_outage_and_backs_off(env: Env) -
 
 
 async def test_backoff_on_429_blocks_every_edgar_request(env: Env) -> None:
+    gate = edgar_gate(env.source.max_rps)
+    clock = [1000.0]  # the back-off's clock, moved by the test instead of sleeping
+    gate.clock = lambda: clock[0]
     env.edgar.fail["/files/"] = (429, {"Retry-After": "2"}, b"<html>Too Many Requests</html>")
     url = f"{env.source.www_url}/files/company_tickers.json"
     with pytest.raises(SourceError) as err:
@@ -574,7 +577,11 @@ async def test_backoff_on_429_blocks_every_edgar_request(env: Env) -> None:
         await env.watcher().poll(env.ctx(NOW, {}))
     assert len(env.edgar.requests) == served
     del env.edgar.fail["/files/"]
-    await asyncio.sleep(2.05)
+    clock[0] += 1.9
+    with pytest.raises(SourceError, match="backing off"):  # 0.1 s still to wait
+        await edgar_get(env.session, env.source, url)
+    assert len(env.edgar.requests) == served
+    clock[0] += 0.1
     await edgar_get(env.session, env.source, url)  # the block is over
     assert len(env.edgar.requests) == served + 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.handlers.commands import WELCOME
+from bot.handlers.commands import welcome_text
 from bot.handlers.presets import PRESETS, hashprice_floor
 from rules.data import Observation
 from rules.grammar import format_rule, parse_rule
@@ -20,6 +20,12 @@ CHAT = 4242
 GROUP = -4001
 ADMIN, MEMBER = 111, 222
 NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)
+# power and filings on: every preset can fire (the shipped config has both off)
+ALL_ON = {
+    "watchers.power": {"enabled": True},
+    "watchers.filings": {"enabled": True},
+    "sources.edgar": {"user_agent": "MinerWatch tests ops@example.com"},
+}
 
 
 async def tap(tg: FakeTelegram, data: str, *, chat_id: int = CHAT, user_id: int = CHAT, **kw) -> dict:
@@ -58,11 +64,13 @@ def test_every_preset_is_valid_and_fits_telegram():
 
 
 async def test_start_shows_welcome_with_preset_keyboard(tmp_path, tg):
-    async with running_bot(bot_settings(tmp_path, tg), FakeClock(NOW)) as (_app, _svc):
+    settings = bot_settings(tmp_path, tg, ALL_ON)
+    async with running_bot(settings, FakeClock(NOW)) as (_app, _svc):
         tg.push_command("/start", chat_id=CHAT, user_id=CHAT)
         await tg.wait_for(lambda: bool(tg.sent(chat_id=CHAT)))
         msg = tg.sent(chat_id=CHAT)[-1]
-        assert msg["text"].startswith(WELCOME.split("\n")[0])
+        assert msg["text"].startswith(welcome_text(settings).split("\n")[0])
+        assert "ERCOT" in msg["text"] and "filings" in msg["text"]
         assert "/alert difficulty.next_change &gt; 3%" in msg["text"]
         rows = msg["reply_markup"]["inline_keyboard"]
         data = [b["callback_data"] for row in rows for b in row]
@@ -78,7 +86,7 @@ async def test_start_shows_welcome_with_preset_keyboard(tmp_path, tg):
 
 
 async def test_each_tap_sets_canonical_rules_in_a_private_chat(tmp_path, tg):
-    async with running_bot(bot_settings(tmp_path, tg), FakeClock(NOW)) as (_app, svc):
+    async with running_bot(bot_settings(tmp_path, tg, ALL_ON), FakeClock(NOW)) as (_app, svc):
         await svc.db(observations.insert_observations, [Observation("hashprice", 51.3, NOW, "mempool")])
 
         before = len(tg.sent(chat_id=CHAT))
@@ -163,3 +171,19 @@ async def test_stale_button_and_rule_limit(tmp_path, tg):
         assert answer["text"] == "Alert set: difficulty.next_change > 3%"
         assert "❌ Not set: <code>difficulty.next_change &lt; -3%</code>" in said
         assert await texts(svc) == ["difficulty.next_change > 3%"]
+
+
+async def test_presets_and_welcome_of_disabled_watchers_are_hidden(tmp_path, tg):
+    """Issue 12 item 15: the shipped config has power and filings off; their presets, /start lines
+    and old buttons would set alerts that can never fire."""
+    async with running_bot(bot_settings(tmp_path, tg), FakeClock(NOW)) as (_app, svc):
+        tg.push_command("/start", chat_id=CHAT, user_id=CHAT)
+        await tg.wait_for(lambda: bool(tg.sent(chat_id=CHAT)))
+        msg = tg.sent(chat_id=CHAT)[-1]
+        assert "ERCOT" not in msg["text"] and "filings" not in msg["text"]
+        assert "/alert difficulty.next_change &gt; 3%" in msg["text"]
+        data = [b["callback_data"] for row in msg["reply_markup"]["inline_keyboard"] for b in row]
+        assert data == ["preset:hashprice_low", "preset:difficulty_3pct", "preset:retarget", "preset:digest"]
+        for name in ("filings", "ercot_spike"):  # a keyboard sent before the operator turned them off
+            assert "no longer offered" in (await tap(tg, f"preset:{name}"))["text"]
+        assert await texts(svc) == []

@@ -186,6 +186,8 @@ INVALID = [
     ("change-zero", "price rises 0% in 1h", "more than 0%", None),
     ("change-no-pct", "price rises", "how much", None),
     ("change-bad-pct", "price rises lots in 1h", "not a percentage", None),
+    ("drop-of-100pct", "price drops 100% in 1h", "cannot drop by 100%", None),
+    ("drop-of-123pct", "hashprice drops 123% in 24h", "a drop is less than 100%", None),
     ("change-junk", "price rises 5% in 1h now", "don't understand", None),
     ("change-time-metric", "difficulty.retarget_eta rises 5% in 1h", "is a time", None),
     ("retarget-args", "retarget now", "takes nothing", None),
@@ -294,14 +296,26 @@ threshold_rules = st.builds(
     margin_pct=st.none() | st.floats(min_value=0, max_value=100, exclude_max=True),
     severe=st.booleans(),
 )
-change_rules = st.builds(
-    ChangeRule,
-    metric=_metrics,
-    direction=st.sampled_from(["rises", "drops"]),
-    pct=st.floats(min_value=0, exclude_min=True, allow_infinity=False),
-    window_s=_durations,
-    every_s=st.none() | _repeats,
-    severe=st.booleans(),
+_change_fields = {
+    "metric": _metrics,
+    "window_s": _durations,
+    "every_s": st.none() | _repeats,
+    "severe": st.booleans(),
+}
+change_rules = st.one_of(
+    st.builds(
+        ChangeRule,
+        direction=st.just("rises"),
+        pct=st.floats(min_value=0, exclude_min=True, allow_infinity=False),
+        **_change_fields,
+    ),
+    # a drop is less than 100%: "drops 123%" can never happen and is refused
+    st.builds(
+        ChangeRule,
+        direction=st.just("drops"),
+        pct=st.floats(min_value=0, max_value=100, exclude_min=True, exclude_max=True),
+        **_change_fields,
+    ),
 )
 event_rules = st.one_of(
     st.builds(EventRule, event=st.sampled_from(["retarget", "curtail"]), severe=st.booleans()),

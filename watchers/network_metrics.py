@@ -8,7 +8,8 @@ records (:class:`EpochInfo`, :class:`FeeStats`) and it names the source of every
 arithmetic itself is ``rules/hashprice.py``.
 
 Units: difficulty in T (raw / 1e12), hashrate in EH/s (H/s / 1e18), fees and subsidy in BTC per
-block, price in USD per BTC, hashprice in USD (and BTC) per PH/s per day. A derived value names all
+block, price in USD per BTC, hashprice in USD (and BTC) per PH/s per day and in sats per TH/s
+per day. A derived value names all
 its inputs' sources joined by ``+`` (``"mempool+kraken"``).
 """
 
@@ -93,7 +94,9 @@ def derive_metrics(inputs: NetworkInputs, now: datetime) -> list[Observation]:
     if difficulty is None:
         return out
     src = joined(difficulty.source, tip.source, fees.source)
-    emit("hashprice.btc", hp.hashprice_btc(difficulty.value, subsidy, avg_fees), src)
+    btc_per_ph_day = hp.hashprice_btc(difficulty.value, subsidy, avg_fees)
+    emit("hashprice.btc", btc_per_ph_day, src)
+    emit("hashprice.sats", hp.sats_per_th_day(btc_per_ph_day), src)  # sats/TH/day, what many miners quote
     if price is None:
         return out
     src_usd = joined(src, price.source)

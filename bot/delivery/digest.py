@@ -41,7 +41,7 @@ from rules.chat_settings import ChatSettings
 from rules.grammar import RuleError
 from rules.model import EventRule
 from rules.quiet import digest_due, zone
-from storage import chats, observations, outbox
+from storage import chats, keys, observations, outbox
 from storage import rules as rule_store
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class DueDigest:
 
 
 def digest_key(chat_id: int, local_date: date) -> str:
-    return outbox.outbox_key(chat_id, REASON, local_date.isoformat())
+    return keys.digest(chat_id, local_date)
 
 
 def _zone_name(name: str | None) -> str:

@@ -22,6 +22,9 @@ SOURCE_NAMES = {
     "coinbase": "Coinbase",
     "ercot": "ERCOT",
     "edgar": "SEC EDGAR",
+    "yahoo": "Yahoo Finance",
+    "finnhub": "Finnhub",
+    "nasdaq": "Nasdaq",
     "sec-filings": "SEC filings",  # debt.<ticker>: the miners' own filings (issue 14)
 }
 
@@ -41,6 +44,8 @@ def label(metric: str) -> str:
 
 
 def source_line(source: str, links: Mapping[str, str]) -> str:
+    if "+" in source:  # a derived value names each input's source: "yahoo+edgar"
+        return " + ".join(source_line(part, links) for part in source.split("+"))
     name = escape(SOURCE_NAMES.get(source, source))
     url = links.get(source)
     return f'<a href="{escape(url, quote=True)}">{name}</a>' if url else name
@@ -142,6 +147,10 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         link = f'<a href="{escape(str(url), quote=True)}">filing index</a>' if url else "SEC EDGAR"
         kind_name = escape(str(data.get("kind", "other")).replace("_", " "))
         return truncate(f"📄 <b>{summary}</b>\n{kind_name}\n{link}")
+    if kind == "converts":
+        from bot.delivery.stock_messages import converts_message  # it imports this module
+
+        return converts_message(data, links, tz)
     if kind in ("debt", "maturity"):
         from bot.delivery.ledger_messages import debt_message, maturity_message  # it imports this module
 

@@ -30,7 +30,7 @@ from bot.services import Services, services
 from rules.chat_settings import ChatSettings
 from rules.grammar import RuleError
 from rules.quiet import in_quiet_hours, zone
-from storage import outbox
+from storage import keys, outbox
 from storage.clock import parse_iso
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def queue_summaries(db: Database, now: datetime) -> int:
                 at = now - timedelta(microseconds=len(pages) - i)
                 queued += outbox.enqueue(
                     db,
-                    key=outbox.outbox_key(chat_id, REASON, rows[0]["key"], i),
+                    key=keys.quiet_summary_page(chat_id, rows[0]["key"], i),
                     chat_id=chat_id,
                     rule_id=None,
                     reason=REASON,

@@ -10,19 +10,28 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.delivery.messages import event_message
+from bot.engine import equity
 from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
 from bot.engine.routing import queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
 from rules.catalogue import held_until_next_filing
 from rules.data import Event
 from rules.events import match_event
+from rules.market_calendar import open_seconds_between
 from rules.model import EventRule
-from storage import events, observations, outbox, watcher_state
+from storage import events, keys, observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollResult
 
-# Event kinds as watchers emit them -> the rule word users write.
-EVENT_RULES = {"retarget": "retarget", "filing": "filings", "debt": "debt", "maturity": "maturity"}
+# Event kinds as watchers (and the engine, for converts and the debt ledger) emit them -> the rule
+# word users write.
+EVENT_RULES = {
+    "retarget": "retarget",
+    "filing": "filings",
+    "converts": "converts",
+    "debt": "debt",
+    "maturity": "maturity",
+}
 
 
 def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptions) -> int:
@@ -36,7 +45,7 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
             continue
         text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
-        key = outbox.outbox_key(row.chat_id, "event", event.key)
+        key = keys.event_announcement(row.chat_id, event.key)
         queued += queue_alert(db, row, key, "event", text, rule.severe, now)
     return queued
 
@@ -73,7 +82,34 @@ def ingest(
                 new_events += 1
                 if event.announce:
                     queued += _announce_event(db, event, now, opts)
+        stocks = equity.tickers_in(latest)
+        if stocks:
+            queued += refresh_equity(db, stocks, now, opts)
     return new_events, queued
+
+
+def refresh_equity(
+    db: Database, tickers: list[str], now: datetime, opts: IngestOptions, *, at: datetime | None = None
+) -> int:
+    """Recompute the derived metrics of ``tickers`` (mcap, convert, dilution, leverage) from their
+    latest price, cover share count and ledger; store them, evaluate the rules on them, and announce
+    conversion-price crossings (``converts``). Called by ingest when a quote arrives, and to be
+    called when a ticker's ledger or share count changes, with ``at=now`` (the derived values then
+    hold from that moment rather than from the quote's time). Returns how many messages it queued."""
+    queued = 0
+    with db.atomic():
+        for ticker in tickers:
+            values = equity.derived(db, ticker)
+            obs = [d.observation(at) for d in values]
+            observations.insert_observations(db, obs)
+            snapshot = {o.metric: o.value for o in obs}
+            for o in obs:
+                for row in rule_store.rules_for_metric(db, o.metric):
+                    queued += evaluate_rule_row(db, row, o.value, o.source, snapshot, now, opts)
+            for event in equity.crossings(db, ticker):
+                if events.record_event(db, event, now):
+                    queued += _announce_event(db, event, now, opts)
+    return queued
 
 
 def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
@@ -87,7 +123,13 @@ def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
             _, at, source = last
             if held_until_next_filing(metric):
                 continue  # debt.<ticker> holds until the next filing: never "no data"
-            if (now - at).total_seconds() < opts.stale_after_s:
+            # A stock (and what is derived from it) only moves in the session: its age is trading
+            # time, so a Friday close is not "no data" all weekend.
+            if equity.is_market_metric(metric):
+                age = open_seconds_between(at, now)
+            else:
+                age = (now - at).total_seconds()
+            if age < opts.stale_after_s:
                 continue
             for row in rule_store.rules_for_metric(db, metric):
                 queued += evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)

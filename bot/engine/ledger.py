@@ -31,7 +31,7 @@ import aiohttp
 from sqlite_utils import Database
 
 from bot.engine.dbworker import DbWorker
-from bot.engine.ingest import ingest
+from bot.engine.ingest import ingest, refresh_equity
 from bot.engine.rule_eval import IngestOptions, cached_rule
 from bot.ledger_cli import IngestResult, Prepared, commit, prepare
 from rules.data import Event, Observation
@@ -158,6 +158,8 @@ def apply_live(
     if event is not None:
         events.append(event if _announce_allowed(db, result.after.ticker, bootstrap_on) else _silent(event))
     queued = _ingest(db, [obs] if obs else [], events, now, opts)
+    # mcap, convert, dilution, leverage of this miner read its ledger: recompute them now (issue 15)
+    queued += refresh_equity(db, [result.after.ticker], now, opts, at=now)
     queued += check_maturities(db, now, opts)
     return result, queued
 

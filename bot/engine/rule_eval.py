@@ -16,7 +16,7 @@ from bot.engine.routing import queue_alert
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.grammar import parse_rule
 from rules.model import ChangeRule, EventRule, Reason, Rule, ThresholdRule
-from storage import alerts, observations, outbox
+from storage import alerts, keys, observations
 from storage.rules import RuleRow
 
 
@@ -83,7 +83,7 @@ def evaluate_rule_row(
         Reason.RESOLVED: decision.state.since,
         Reason.NO_DATA: stale_since,
     }.get(decision.reason, now)
-    key = outbox.outbox_key(row.id, decision.reason, occurrence.isoformat() if occurrence else now)
+    key = keys.alert_transition(row.id, decision.reason, occurrence or now)
     stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
     if rule.metric == "curtail.margin" and value is not None and decision.reason is not Reason.NO_DATA:
         text = curtail_message(decision.reason, snapshot, links=opts.links, tz=chat_tz(row))

@@ -16,8 +16,10 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.handlers.commands import add_rule_from_text, reply, rule_metric
+from bot.handlers.reachable import never_fires
 from bot.services import Services, services
 from rules.grammar import parse_rule
+from rules.units import parse_chat_id, parse_index
 from storage import chats
 from storage import rules as rule_store
 
@@ -31,7 +33,8 @@ CHANNEL_EXAMPLE = (
 
 async def resolve_chat(app: Application, ref: str) -> tuple[int, str, str | None]:
     """(id, type, title) of ``@name`` or a numeric id, asked of Telegram."""
-    chat = await app.bot.get_chat(int(ref) if ref.lstrip("-").isdigit() else ref)
+    number = parse_chat_id(ref)
+    chat = await app.bot.get_chat(number if number is not None else ref)
     return chat.id, chat.type, chat.title or chat.username
 
 
@@ -52,6 +55,10 @@ async def sync_broadcasts(app: Application, svc: Services) -> None:
         now = svc.clock()
         await svc.db(chats.ensure_chat, chat_id, chat_type, title, now)
         kinds = {text: rule_metric(parse_rule(text)) for text in entry.rules}
+        for text in entry.rules:
+            why_not = never_fires(parse_rule(text), svc.settings)
+            if why_not is not None:
+                logger.warning("broadcast[%d] %s: rule %r cannot fire: %s", i, entry.chat, text, why_not)
         added, removed = await svc.db(rule_store.sync_config_rules, chat_id, entry.rules, kinds, now)
         await svc.db(chats.update_settings, chat_id, now, pinned_status=entry.pinned_status)
         logger.info(
@@ -102,17 +109,18 @@ async def cmd_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await reply(update, "\n".join(lines) if rows else f"No alerts in {name} yet.")
         return
     if action == "delete":
-        if not rest.isdigit():
+        number = parse_index(rest)
+        if number is None:
             await reply(
                 update, f"❌ Give the alert's number, for example <code>/channel {name} delete 1</code>."
             )
             return
-        removed = await svc.db(rule_store.delete_rule_at, channel_id, int(rest))
+        removed = await svc.db(rule_store.delete_rule_at, channel_id, number)
         await reply(
             update,
             f"🗑 Deleted from {name}: <code>{escape(removed['text'])}</code>"
             if removed
-            else f"❌ {name} has no alert number {int(rest)}.",
+            else f"❌ {name} has no alert number {number}.",
         )
         return
     await reply(update, await add_rule_from_text(svc, channel_id, rest, where=ref))

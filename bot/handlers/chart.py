@@ -25,6 +25,7 @@ from bot.services import services
 from rules.catalogue import format_value, lookup, suggest
 from rules.durations import DurationError, parse_duration
 from rules.grammar import EVENT_NAMES, METRIC_ALIASES
+from rules.units import parse_index
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ USAGE = (
     "Chart a metric's history with your alert thresholds: <code>/chart METRIC [WINDOW]</code>, "
     f"WINDOW from 7d to 1y (default 30d). For example {EXAMPLE}."
 )
-_MONTHS = re.compile(r"^(\d+)\s*(?:mo|mon|month|months)$", re.I)
+_MONTHS = re.compile(r"^(\d+)\s*(?:mo|mon|month|months)$", re.I | re.ASCII)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,8 +52,8 @@ def parse_window(text: str) -> int:
     months = _MONTHS.match(raw)
     if months:
         days = int(months.group(1)) * 30
-    elif raw.isdigit():
-        days = int(raw)
+    elif (number := parse_index(raw)) is not None:
+        days = number
     else:
         try:
             seconds = parse_duration(raw)
@@ -117,6 +118,8 @@ def caption(data: ChartData, days: int, window_text: str) -> str:
     first = data.points[0][0]
     if data.points[-1][0] - first < timedelta(days=days) * 0.9:
         lines.append(f"history starts {first.astimezone(data.tz):%Y-%m-%d %H:%M}")
+    for r in data.references:
+        lines.append(escape(r.label))
     if data.thresholds:
         lines.append("Your alerts:")
         for i, t in enumerate(data.thresholds):

@@ -17,13 +17,14 @@ from bot.delivery.messages import SOURCE_NAMES, label
 from bot.handlers.commands import command_argument, reply
 from bot.handlers.permissions import admin_only
 from bot.services import services
-from rules.catalogue import format_value
+from rules.catalogue import POWER_POINTS, format_value
 from rules.chat_settings import ChatSettings
 from rules.durations import DurationError, format_duration, parse_duration
 from rules.fleet import Fleet, fleet_metrics
 from rules.grammar import RuleError
 from rules.hashprice import blocks_to_halving
 from rules.quiet import format_quiet, parse_quiet, zone
+from rules.units import FleetInputError, FleetQuestion, money_per_kwh, parse_fleet, parse_index
 from storage import chats, events, observations
 from storage import rules as rule_store
 from storage.clock import parse_iso
@@ -55,8 +56,9 @@ def status_text(
     lines = ["<b>MinerWatch status</b>"]
     if "hashprice" in v:
         line = f"Hashprice <b>{fmt('hashprice')}</b>"
-        if "hashprice.btc" in v:
-            line += f" ({fmt('hashprice.btc')})"
+        shown_in = [fmt(m) for m in ("hashprice.btc", "hashprice.sats") if m in v]
+        if shown_in:
+            line += f" ({' · '.join(shown_in)})"
         if "hashprice.next" in v:
             line += f" · next epoch {fmt('hashprice.next')}"
         lines.append(line)
@@ -76,12 +78,13 @@ def status_text(
     if market:
         lines.append(" · ".join(market))
     if "height" in v:
-        lines.append(f"Halving in {blocks_to_halving(int(v['height'])):,} blocks")
+        left = blocks_to_halving(int(v["height"]))
+        lines.append(f"Halving in {left:,} block{'' if left == 1 else 's'}")
     fleet = settings.fleet
     if fleet and "hashprice" in v:
         econ = fleet_metrics(v["hashprice"], fleet)
         lines.append(
-            f"Your fleet ({fleet.efficiency_j_per_th:g} J/TH, ${fleet.power_usd_per_kwh:g}/kWh): "
+            f"Your fleet ({escape(fleet_label(fleet))}): "
             f"breakeven <b>{escape(format_value('breakeven', econ['breakeven']))}</b> · "
             f"margin {escape(format_value('margin', econ['margin']))} · "
             f"profit {escape(format_value('profit', econ['profit']))}"
@@ -91,7 +94,8 @@ def status_text(
     if power_metric and power_metric in v:
         lines.append(f"Power {escape(hub)} {fmt(power_metric)}")
     newest = max((row["at"] for row in snapshot.values()), default=None)
-    sources = sorted({SOURCE_NAMES.get(row["source"], row["source"]) for row in snapshot.values()})
+    # a derived value names each input's source ("yahoo+edgar"): list each once
+    sources = sorted({SOURCE_NAMES.get(p, p) for row in snapshot.values() for p in row["source"].split("+")})
     lines.append(f"<i>{escape(', '.join(sources))} · updated {_ago(newest, now)}</i>")
     return "\n".join(lines)
 
@@ -109,9 +113,18 @@ async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 FLEET_EXAMPLE = (
-    "<code>/fleet 18 0.045</code> (J/TH, USD/kWh), "
+    "<code>/fleet 18 0.045</code> (J/TH, USD/kWh; <code>45/MWh</code> and <code>4.5c</code> work too), "
     "optionally <code>hosting 0.01</code> and <code>hub HB_WEST</code>"
 )
+
+
+def fleet_label(fleet: Fleet) -> str:
+    """``18 J/TH, $0.045/kWh power + $0.01/kWh hosting``: every input of breakeven and margin, so a
+    user can redo the arithmetic."""
+    text = f"{fleet.efficiency_j_per_th:g} J/TH, {money_per_kwh(fleet.power_usd_per_kwh)} power"
+    if fleet.hosting_usd_per_kwh:
+        text += f" + {money_per_kwh(fleet.hosting_usd_per_kwh)} hosting"
+    return text
 
 
 @admin_only
@@ -127,41 +140,39 @@ async def cmd_fleet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if current is None:
             await reply(update, f"No fleet set. Set one: {FLEET_EXAMPLE}")
         else:
-            await reply(
-                update,
-                f"Fleet: {current.efficiency_j_per_th:g} J/TH at ${current.power_usd_per_kwh:g}/kWh"
-                f" + ${current.hosting_usd_per_kwh:g}/kWh hosting",
-            )
+            await reply(update, f"Fleet: {escape(fleet_label(current))}")
         return
     if args == ["off"]:
         await svc.db(chats.update_settings, chat.id, now, fleet=None, hub=None)
         await reply(update, "Fleet removed.")
         return
+    points = set(POWER_POINTS) | {p.lower() for p in svc.settings.watchers.power.points}
     try:
-        efficiency, power = float(args[0]), float(args[1])
-        rest = args[2:]
-        hosting, hub = 0.0, None
-        while rest:
-            word = rest.pop(0).lower()
-            if word == "hosting" and rest:
-                hosting = float(rest.pop(0))
-            elif word == "hub" and rest:
-                hub = rest.pop(0).upper()
-            else:
-                raise ValueError(f"unexpected {word!r}")
-        fleet = Fleet(efficiency_j_per_th=efficiency, power_usd_per_kwh=power, hosting_usd_per_kwh=hosting)
-    except (ValueError, IndexError) as err:
-        problem = (
-            str(err) if "unexpected" in str(err) or "must" in str(err) else "give efficiency and power price"
-        )
-        await reply(update, f"❌ {escape(problem)}. Example: {FLEET_EXAMPLE}")
+        parsed = parse_fleet(args, points)
+    except FleetQuestion as err:
+        tries = "".join(f"\n<code>/fleet {escape(s)}</code>" for s in err.suggestions)
+        await reply(update, f"❓ {escape(err.problem, quote=False)}{tries}\nNothing was changed.")
         return
+    except FleetInputError as err:
+        await reply(update, f"❌ {escape(err.problem, quote=False)}. Example: {FLEET_EXAMPLE}")
+        return
+    fleet = Fleet(parsed.efficiency_j_per_th, parsed.power_usd_per_kwh, parsed.hosting_usd_per_kwh)
+    hub = parsed.hub
     await svc.db(chats.update_settings, chat.id, now, fleet=fleet, **({"hub": hub} if hub else {}))
-    text = f"✅ Fleet set: {efficiency:g} J/TH at ${power:g}/kWh" + (
-        f" + ${hosting:g}/kWh hosting" if hosting else ""
-    )
+    text = f"✅ Fleet set: {escape(fleet_label(fleet))}"
     if hub:
         text += f", power hub {escape(hub)}"
+        power = svc.settings.watchers.power
+        if not power.enabled:
+            text += (
+                "\n⚠️ ERCOT prices are not watched on this bot ([watchers.power] is off): "
+                "<code>curtail</code> alerts cannot fire until the operator turns it on."
+            )
+        elif hub not in power.points:
+            text += (
+                f"\n⚠️ {escape(hub)} is not among the points this bot polls "
+                f"({escape(', '.join(power.points))}): <code>curtail</code> cannot fire for it."
+            )
     last = await svc.db(observations.latest, "hashprice")
     if last is not None:
         econ = fleet_metrics(last[0], fleet)
@@ -202,12 +213,13 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         )
         return
     rules = await svc.db(rule_store.list_rules, chat.id)
-    if not args[1].isdigit() or not 1 <= int(args[1]) <= len(rules):
+    number = parse_index(args[1])
+    if number is None or number > len(rules):
         await reply(
             update, f"❌ There is no alert number {escape(args[1])}: /alerts lists them. Example: {example}"
         )
         return
-    rule = rules[int(args[1]) - 1]
+    rule = rules[number - 1]
     snoozed = dict((await svc.db(chats.get_settings, chat.id)).snooze_rules)
     snoozed[rule["id"]] = until
     await svc.db(chats.update_settings, chat.id, now, snooze_rules=snoozed)

@@ -11,13 +11,23 @@ from html import escape
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.handlers.permissions import admin_only
+from bot.handlers.reachable import not_polled, watched_topics, watcher_off
 from bot.services import Services, services
+from bot.settings import Settings
 from rules.catalogue import format_value
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
+from rules.units import parse_index
 from storage import chats, observations
 from storage import rules as rule_store
 
@@ -26,33 +36,50 @@ logger = logging.getLogger(__name__)
 CHAT_SCOPED = ("breakeven", "margin", "profit", "curtail.margin")
 TELEGRAM_MAX_CHARS = 4096
 
-WELCOME = (
-    "⛏ <b>MinerWatch</b> watches Bitcoin mining economics and tells this chat when they cross "
-    "your thresholds: difficulty and its projection, hashrate, hashprice, BTC price and fees, "
-    "ERCOT power prices against your fleet's breakeven, and new financing filings by listed miners.\n\n"
-    "Try:\n"
-    "<code>/alert difficulty.next_change &gt; 3%</code>: the projected retarget passes +3%\n"
-    "<code>/alert hashprice &lt; 45</code>: hashprice falls below $45/PH/day\n"
-    "<code>/alert retarget</code>: every difficulty adjustment\n"
-    "<code>/alerts</code> lists your alerts, <code>/delete 1</code> removes one, "
-    "<code>/help</code> shows all."
-)
+
+def welcome_text(settings: Settings) -> str:
+    """The /start text: only what this bot's enabled watchers cover, and examples that can fire."""
+    topics = watched_topics(settings)
+    covered = (", ".join(topics[:-1]) + ", and " + topics[-1]) if len(topics) > 1 else "".join(topics)
+    intro = (
+        "⛏ <b>MinerWatch</b> watches Bitcoin mining economics and tells this chat when they cross "
+        f"your thresholds: {covered or 'nothing yet (the operator has turned every watcher off)'}."
+    )
+    tries = []
+    if settings.watchers.network.enabled:
+        tries = [
+            "<code>/alert difficulty.next_change &gt; 3%</code>: the projected retarget passes +3%",
+            "<code>/alert hashprice &lt; 45</code>: hashprice falls below $45/PH/day",
+            "<code>/alert retarget</code>: every difficulty adjustment",
+        ]
+    if settings.watchers.filings.enabled:
+        tries.append("<code>/alert filings MARA convertible</code>: a convertible note filing by MARA")
+    lines = [intro, "", "Try:", *tries] if tries else [intro, ""]
+    lines.append(
+        "<code>/alerts</code> lists your alerts, <code>/delete 1</code> removes one, "
+        "<code>/help</code> shows all."
+    )
+    return "\n".join(lines)
+
 
 HELP = (
     "<b>Commands</b>\n"
     "/alert <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
     "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
-    "<code>/alert filings MARA RIOT convertible</code>\n"
+    "<code>/alert filings MARA RIOT convertible</code>, <code>/alert converts MARA</code>\n"
     "/alerts: list this chat's alerts, numbered\n"
     "/delete <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>\n"
     "/status: the current numbers\n"
     "/chart <i>metric</i> [window]: a chart of stored history, e.g. <code>/chart hashprice 30d</code>\n"
-    "/fleet <i>J/TH</i> <i>USD/kWh</i>: set your fleet, e.g. <code>/fleet 18 0.045</code>\n"
+    "/fleet <i>J/TH</i> <i>price</i>: set your fleet, e.g. <code>/fleet 18 0.045</code> (USD/kWh; "
+    "<code>45/MWh</code> and <code>4.5c</code> work too)\n"
     "/snooze <i>duration</i> [n]: pause alerts, e.g. <code>/snooze 2h</code>\n"
     "/quiet <i>HH:MM-HH:MM</i> [tz]: quiet hours, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>\n"
     "/mute, /unmute: stop or resume all alerts in this chat\n"
     "/tz <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>\n"
     "/filings: the latest financing filings seen\n"
+    "/stock <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
+    "market cap, dilution and leverage, e.g. <code>/stock MARA</code>\n"
     "/debt [<i>TICKER</i>]: listed miners' debt from their filings, tranche by tranche, e.g. "
     "<code>/debt MARA</code>; alerts: <code>/alert debt MARA RIOT</code> (every change), "
     "<code>/alert maturity &lt; 180d</code>, <code>/alert debt.mara &gt; 3B</code>\n"
@@ -144,6 +171,9 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     except RuleError as err:
         return f"❌ {escape(str(err), quote=False)}"
     canonical = format_rule(rule)
+    why_not = not_polled(rule, svc.settings)
+    if why_not is not None:
+        return f"❌ Not set: {escape(why_not, quote=False)}."
     metric, kind = rule_metric(rule)
     if metric in CHAT_SCOPED:
         settings = await svc.db(chats.get_settings, chat_id)
@@ -172,6 +202,12 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if rule_id is None:
         return f"{where} already has <code>{escape(canonical)}</code>."
     logger.info("rule added chat=%s rule=%s text=%r", chat_id, rule_id, canonical)
+    off = watcher_off(rule, svc.settings)
+    if off is not None:  # kept: it fires once the operator turns the watcher on
+        return (
+            f"⚠️ Alert set, but it cannot fire yet: {escape(off, quote=False)}. It will once the "
+            f"operator turns that on: <code>{escape(canonical)}</code>"
+        )
     now_line = ""
     if not isinstance(rule, EventRule):
         last = await svc.db(observations.latest, rule.metric)
@@ -201,25 +237,45 @@ async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if chat is None:
         return
     arg = command_argument(update)
-    if not arg.isdigit() or int(arg) < 1:
+    number = parse_index(arg)
+    if number is None:
         problem = (
             "Give the alert's number from /alerts" if not arg else f"{escape(arg)!s} is not an alert number"
         )
         await reply(update, f"❌ {problem}, for example <code>/delete 1</code>.")
         return
-    removed = await svc.db(rule_store.delete_rule_at, chat.id, int(arg))
+    removed = await svc.db(rule_store.delete_rule_at, chat.id, number)
     if removed is None:
         count = len(await svc.db(rule_store.list_rules, chat.id))
         await reply(
             update,
-            f"❌ There is no alert number {int(arg)}: this chat has {count}. /alerts lists them.",
+            f"❌ There is no alert number {number}: this chat has {count}. /alerts lists them.",
         )
         return
     logger.info("rule deleted chat=%s rule=%s", chat.id, removed["id"])
     await reply(update, f"🗑 Deleted: <code>{escape(removed['text'])}</code>")
 
 
+EDIT_NOTE = (
+    "✏️ Edited commands are not run again, so nothing changed. Send the corrected command as a new "
+    "message (and <code>/delete</code> the old alert if it should go)."
+)
+
+
+async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edit never runs a command a second time (an edited ``/delete 1`` would delete a second
+    alert, an edited ``/alert`` add a second rule): a short note for an edited command, silence
+    for other edits, and no other handler sees it."""
+    message = update.edited_message
+    text = (message.text or "") if message else ""
+    if message is not None and text.startswith("/"):
+        await message.reply_text(EDIT_NOTE, parse_mode=ParseMode.HTML, do_quote=False)
+    raise ApplicationHandlerStop
+
+
 def register(app: Application) -> None:
+    # group -1 runs before the commands (group 0): edits stop there
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edited_message), group=-1)
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("alert", admin_only(cmd_alert)))
     app.add_handler(CommandHandler("alerts", cmd_alerts))

@@ -25,12 +25,15 @@ _COMMANDS = {
     "unmute": "resume alerts in this chat",
     "tz": "time zone for times shown here",
     "filings": "latest financing filings",
+    "stock": "a miner's stock vs its convertibles, e.g. MARA",
     "debt": "miners' debt from their filings, e.g. MARA",
     "help": "all commands with examples",
 }
 PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]
 GROUP_ADMIN_MENU = PRIVATE_MENU
-GROUP_MENU = [BotCommand(n, _COMMANDS[n]) for n in ("alerts", "status", "chart", "filings", "debt", "help")]
+GROUP_MENU = [
+    BotCommand(n, _COMMANDS[n]) for n in ("alerts", "status", "chart", "filings", "stock", "debt", "help")
+]
 MENUS = (
     (PRIVATE_MENU, BotCommandScopeAllPrivateChats()),
     (GROUP_MENU, BotCommandScopeAllGroupChats()),

@@ -18,9 +18,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.handlers.commands import WELCOME, rule_metric
+from bot.handlers.commands import rule_metric, welcome_text
 from bot.handlers.permissions import is_chat_admin
+from bot.handlers.reachable import never_fires
 from bot.services import services
+from bot.settings import Settings
 from rules.catalogue import format_value
 from rules.grammar import format_rule, parse_rule
 from storage import chats, observations
@@ -77,9 +79,16 @@ PRESETS: tuple[Preset, ...] = (
 BY_NAME = {p.name: p for p in PRESETS}
 
 
-def keyboard() -> InlineKeyboardMarkup:
+def offered(settings: Settings) -> list[Preset]:
+    """The presets whose every rule can fire on this bot: none for a watcher that is off."""
+    return [
+        p for p in PRESETS if all(never_fires(parse_rule(text), settings) is None for text in p.rules(None))
+    ]
+
+
+def keyboard(settings: Settings) -> InlineKeyboardMarkup:
     """Two buttons a row, so labels stay readable on a phone."""
-    buttons = [InlineKeyboardButton(p.button, callback_data=p.callback_data) for p in PRESETS]
+    buttons = [InlineKeyboardButton(p.button, callback_data=p.callback_data) for p in offered(settings)]
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
@@ -91,9 +100,9 @@ async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     title = chat.title or chat.username or chat.full_name
     await svc.db(chats.ensure_chat, chat.id, chat.type, title, svc.clock())
     await message.reply_text(
-        WELCOME + "\n\n<b>Or tap a preset:</b>",
+        welcome_text(svc.settings) + "\n\n<b>Or tap a preset:</b>",
         parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(),
+        reply_markup=keyboard(svc.settings),
         do_quote=False,
     )
 
@@ -156,7 +165,7 @@ async def on_preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     svc = services(context)
     preset = BY_NAME.get((query.data or "").removeprefix(CALLBACK_PREFIX))
-    if chat is None or preset is None:
+    if chat is None or preset is None or preset not in offered(svc.settings):
         await query.answer("This button is no longer offered: send /start for the current ones.")
         return
     if not await is_chat_admin(update, context):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from storage import outbox
+from storage import keys, outbox
 
 if TYPE_CHECKING:
     from bot.engine.runner import PollOutcome
@@ -100,7 +100,7 @@ def recovered_text(watcher_id: str, failed_at: str | None, now: datetime) -> str
 
 
 def failing_key(watcher_id: str, since: datetime, admin: int) -> str:
-    return outbox.outbox_key("source_health", watcher_id, since.isoformat(), admin)
+    return keys.source_failing(watcher_id, since, admin)
 
 
 def queue_failing(
@@ -127,14 +127,7 @@ def queue_failing(
 def _last_announced(db: Database, watcher_id: str) -> list[dict[str, Any]]:
     """The failing rows (one per admin) of the watcher's most recently announced episode."""
     reason = f"{REASON_FAILING}:{watcher_id}"
-    rows = list(
-        db.query(
-            "SELECT key, chat_id, created_at FROM outbox WHERE reason = ? AND created_at = "
-            "(SELECT MAX(created_at) FROM outbox WHERE reason = ?)",
-            [reason, reason],
-        )
-    )
-    return rows
+    return outbox.latest_with_reason(db, reason)
 
 
 def queue_recovered(db: Database, watcher_id: str, now: datetime) -> int:
@@ -145,7 +138,7 @@ def queue_recovered(db: Database, watcher_id: str, now: datetime) -> int:
         for row in _last_announced(db, watcher_id):
             queued += outbox.enqueue(
                 db,
-                key=outbox.outbox_key("source_recovered", row["key"]),
+                key=keys.source_recovered(row["key"]),
                 chat_id=row["chat_id"],
                 rule_id=None,
                 reason=f"{REASON_RECOVERED}:{watcher_id}",

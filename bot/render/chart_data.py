@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.render.charts import ChartData, Threshold
+from bot.render.charts import ChartData, ReferenceLine, Threshold
+from rules import equity
 from rules.catalogue import held_until_next_filing
 from rules.fleet import fleet_metrics
 from rules.grammar import RuleError, parse_rule
 from rules.model import ThresholdRule
 from storage import chats, observations
+from storage import ledger as ledger_store
 from storage import rules as rule_store
 
 FLEET_METRICS = ("breakeven", "margin", "profit")
@@ -63,4 +65,24 @@ def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
             start = observations.value_at_or_before(db, metric, since)
             if start is not None and (not points or points[0][0] > since):
                 points = [(since, start), *points]
-    return ChartData(metric, points, chat_thresholds(db, chat_id, metric), chat_zone(db, chat_id))
+    return ChartData(
+        metric,
+        points,
+        chat_thresholds(db, chat_id, metric),
+        chat_zone(db, chat_id),
+        conversion_lines(db, metric),
+    )
+
+
+def conversion_lines(db: Any, metric: str) -> list[ReferenceLine]:
+    """On ``stock.<ticker>``: the conversion price of each convertible outstanding and its soft-call
+    trigger where the filing states one (issue 15)."""
+    parts = equity.split_metric(metric)
+    if parts is None or parts[0] != equity.PRICE_FAMILY:
+        return []
+    ledger = ledger_store.load_ledger(db, parts[1].upper())
+    what = {"conversion": "conversion", "soft_call": "soft-call trigger"}
+    return [
+        ReferenceLine(level.price_usd, f"{level.instrument}: {what[level.kind]} ${level.price_usd:,.2f}")
+        for level in equity.levels(ledger)
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -34,11 +34,20 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class ReferenceLine:
+    """A level drawn for reference, not a rule: a convertible's conversion price on its stock."""
+
+    value: float
+    label: str  # "0.75% Convertible Senior Notes due 2030: conversion $14.86"
+
+
+@dataclass(frozen=True)
 class ChartData:
     metric: str
     points: list[tuple[datetime, float]]
     thresholds: list[Threshold]
     tz: ZoneInfo
+    references: list[ReferenceLine] = field(default_factory=list)
 
 
 def thin_points(
@@ -78,9 +87,11 @@ def render_chart(
     thresholds: Sequence[Threshold],
     tz: tzinfo,
     title: str,
+    references: Sequence[ReferenceLine] = (),
 ) -> bytes:
     """A PNG (about 1200×650 px) of ``points`` (aware times, values in the metric's unit) with each
-    threshold as a labelled dashed line; times shown in ``tz``. Pure apart from matplotlib."""
+    threshold as a labelled dashed line and each reference as a labelled dotted line, labelled at
+    the right; times shown in ``tz``. Pure apart from matplotlib."""
     if not points:
         raise ValueError("nothing to draw: no points")
     pts = thin_points(sorted(points, key=lambda p: p[0]))
@@ -118,7 +129,20 @@ def render_chart(
                 color=color,
                 bbox=_LABEL_BOX,
             )
-        values = ys + [t.value for t in thresholds]
+        for i, r in enumerate(sorted(references, key=lambda r: r.value)):
+            ax.axhline(r.value, color="#6c3483", linestyle=":", linewidth=1.4, alpha=0.9)
+            ax.annotate(
+                r.label,
+                (0.995, r.value),
+                xycoords=("axes fraction", "data"),
+                xytext=(-2, 3 if i % 2 == 0 else -12),
+                textcoords="offset points",
+                ha="right",
+                fontsize=9,
+                color="#6c3483",
+                bbox=_LABEL_BOX,
+            )
+        values = ys + [t.value for t in thresholds] + [r.value for r in references]
         lo, hi = min(values), max(values)
         pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
         ax.set_ylim(lo - pad, hi + pad)
@@ -140,4 +164,6 @@ def render_chart(
 
 async def chart_png(data: ChartData, title: str) -> bytes:
     """Render off the event loop."""
-    return await asyncio.to_thread(render_chart, data.metric, data.points, data.thresholds, data.tz, title)
+    return await asyncio.to_thread(
+        render_chart, data.metric, data.points, data.thresholds, data.tz, title, data.references
+    )

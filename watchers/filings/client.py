@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -34,29 +34,34 @@ DEFAULT_BACKOFF_S = {403: 600.0, 429: 60.0, 503: 30.0}
 
 
 @dataclass
-class _Gate:
+class EdgarGate:
+    """One event loop's EDGAR limiter and back-off. The back-off is measured on ``clock`` (the
+    loop's monotonic time; tests put their own clock here instead of sleeping)."""
+
     limiter: AsyncLimiter
     rps: float
-    blocked_until: float = 0.0  # loop time
+    clock: Callable[[], float]
+    blocked_until: float = 0.0  # on ``clock``
     blocked_reason: str = ""
 
 
-_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gate] = weakref.WeakKeyDictionary()
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EdgarGate] = weakref.WeakKeyDictionary()
 
 
 def edgar_limiter(max_rps: float) -> AsyncLimiter:
     """The one limiter every EDGAR request of this process (event loop) goes through."""
-    return _gate(max_rps).limiter
+    return edgar_gate(max_rps).limiter
 
 
-def _gate(max_rps: float) -> _Gate:
+def edgar_gate(max_rps: float) -> EdgarGate:
+    """This event loop's gate: every EDGAR request of the process goes through it."""
     loop = asyncio.get_running_loop()
     gate = _GATES.get(loop)
     if gate is None or gate.rps != max_rps:
         # capacity 1, one slot per 1/max_rps s (+2% for timer and network jitter): never a burst
         limiter = AsyncLimiter(1, 1.02 / max_rps)
         if gate is None:
-            gate = _Gate(limiter, max_rps)
+            gate = EdgarGate(limiter, max_rps, loop.time)
             _GATES[loop] = gate
         else:
             gate.limiter, gate.rps = limiter, max_rps
@@ -84,9 +89,8 @@ async def edgar_get(
     raises SourceError with ``retry_after_s``; while blocked, requests fail at once without touching
     the network. A 503 on a feed page after the first raises :class:`EndOfFeed`."""
     ua = require_user_agent(source)
-    gate = _gate(source.max_rps)
-    loop = asyncio.get_running_loop()
-    remaining = gate.blocked_until - loop.time()
+    gate = edgar_gate(source.max_rps)
+    remaining = gate.blocked_until - gate.clock()
     if remaining > 0:
         raise SourceError(
             SOURCE, f"backing off for {remaining:.0f}s after {gate.blocked_reason}", retry_after_s=remaining
@@ -108,7 +112,7 @@ async def edgar_get(
                 raise EndOfFeed from err
             if status in DEFAULT_BACKOFF_S:
                 retry = err.retry_after_s if err.retry_after_s else DEFAULT_BACKOFF_S[status]
-                gate.blocked_until = max(gate.blocked_until, loop.time() + retry)
+                gate.blocked_until = max(gate.blocked_until, gate.clock() + retry)
                 gate.blocked_reason = f"HTTP {status} from {urlsplit(url).path}"
                 raise SourceError(
                     SOURCE,

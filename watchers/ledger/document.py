@@ -1,7 +1,8 @@
 """One filing document -> a :class:`~rules.ledger.LedgerDocument`. The entry point the CLI and the bot share.
 
-* An inline-XBRL 10-Q/10-K (20-F/40-F): form, period, company, CIK and ticker from its cover-page
-  (``dei:``) facts; tranches from its debt footnote (:mod:`watchers.ledger.footnote`).
+* An inline-XBRL 10-Q/10-K (20-F/40-F): form, period, company, CIK, ticker and shares outstanding
+  (:mod:`watchers.ledger.cover`) from its cover-page (``dei:``) facts; tranches from its debt footnote
+  (:mod:`watchers.ledger.footnote`).
 * Anything else (8-K, 6-K, 424B, a press release): the issuance it announces, through the filings
   term extractor (:mod:`watchers.ledger.issuance`); form from the caller or the document's text.
 
@@ -16,8 +17,9 @@ import re
 
 from rules.ledger import PERIODIC_FORMS, LedgerDocument, Source
 from watchers.base import SourceError
-from watchers.ledger import footnote, ixbrl
+from watchers.ledger import cover, footnote, ixbrl
 from watchers.ledger.issuance import read_issuance
+from watchers.ledger.soft_call import with_soft_call
 
 SOURCE = "ledger"
 MAX_BYTES = 40_000_000  # the largest miner 10-K seen is ~4 MB; 10x that is no filing we can use
@@ -78,6 +80,8 @@ def _read(
     if form_u.removesuffix("/A") in PERIODIC_FORMS:
         raise SourceError(SOURCE, f"{document}: a {form_u} without inline XBRL is not read, skipped")
     tranches, notes = read_issuance(text, form=form_u, items=items)
+    tranches, call_notes = with_soft_call(tranches, text)
+    notes = [*notes, *call_notes]
     return LedgerDocument(
         source=Source(form=form_u, period=None, document=document, accession=accession, filed=filed),
         ticker=ticker.upper() if ticker else None,
@@ -109,7 +113,10 @@ def _ixbrl(
     company, cik = doc.dei("EntityRegistrantName"), doc.dei("EntityCentralIndexKey")
     if form_u.removesuffix("/A") not in PERIODIC_FORMS:
         # an 8-K/6-K with a tagged cover page: the cover gives ticker and date, the text the terms
-        tranches, notes = read_issuance(data.decode("utf-8", "replace"), form=form_u, items=items)
+        text = data.decode("utf-8", "replace")
+        tranches, notes = read_issuance(text, form=form_u, items=items)
+        tranches, call_notes = with_soft_call(tranches, text)
+        notes = [*notes, *call_notes]
         return LedgerDocument(
             source=Source(
                 form=form_u, period=None, document=document, accession=accession, filed=filed or period
@@ -121,13 +128,16 @@ def _ixbrl(
             notes=tuple(notes),
         )
     reading = footnote.read_note(doc, period)
+    source = Source(form=form_u, period=period, document=document, accession=accession, filed=filed)
+    shares, share_notes = cover.shares_outstanding(doc, source)
     return LedgerDocument(
-        source=Source(form=form_u, period=period, document=document, accession=accession, filed=filed),
+        source=source,
         ticker=symbol.upper() if symbol else None,
         company=company,
         cik=cik,
         tranches=tuple(reading.tranches),
-        notes=(*doc.notes[:50], *reading.notes),
+        notes=(*doc.notes[:50], *reading.notes, *share_notes),
+        shares=shares,
     )
 
 
