@@ -123,3 +123,31 @@ def test_debt_page_says_how_far_the_bootstrap_is() -> None:
     assert (
         building_line({"total": 2, "done": ["MARA", "RIOT"], "current": "MARA"}) is None
     )  # a daily catch-up
+
+
+def test_debt_rules_that_cannot_fire_say_why(tmp_path) -> None:
+    from bot.handlers.reachable import never_fires, not_polled, watcher_off
+    from bot.settings import load_settings
+    from tests.harness import write_config
+
+    off = load_settings(write_config(tmp_path / "off.toml", {}))  # the shipped default: filings off
+    assert "[watchers.filings] is off" in (watcher_off(parse_rule("debt"), off) or "")
+    assert not_polled(parse_rule("maturity < 90d"), off) is None  # it fires once filings are on
+    riot = load_settings(
+        write_config(tmp_path / "on.toml", {"watchers.filings": {"enabled": True, "tickers": ["RIOT"]}})
+    )
+    assert never_fires(parse_rule("debt RIOT"), riot) is None
+    assert never_fires(parse_rule("debt.riot > 1B"), riot) is None
+    assert "MARA is not on this bot's filings watch list" in (
+        not_polled(parse_rule("debt.mara > 1B"), riot) or ""
+    )
+    assert "not on this bot's filings watch list" in (
+        not_polled(parse_rule("maturity MARA < 30d"), riot) or ""
+    )
+    ledger_off = load_settings(
+        write_config(
+            tmp_path / "l.toml",
+            {"watchers.filings": {"enabled": True}, "watchers.ledger": {"enabled": False}},
+        )
+    )
+    assert "[watchers.ledger] is off" in (watcher_off(parse_rule("debt"), ledger_off) or "")
