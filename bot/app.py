@@ -19,12 +19,13 @@ from datetime import datetime
 import aiohttp
 from telegram.ext import Application, ApplicationBuilder
 
+from bot import push
 from bot.delivery.drain import Notifier
 from bot.delivery.pacer import Pacer
 from bot.engine.dbworker import DbWorker
 from bot.engine.rule_eval import IngestOptions
 from bot.engine.runner import Pipeline
-from bot.handlers import channels, chat_commands, commands, membership, stock
+from bot.handlers import channels, chat_commands, commands, grid, membership, miner, stock
 from bot.handlers.chart import register as register_charts
 from bot.handlers.debt import register as register_debt
 from bot.handlers.errors import error_handler
@@ -102,6 +103,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
         await channels.sync_broadcasts(app, svc)
         if with_jobs:
             schedule_jobs(app, svc)
+            await push.start(app.bot_data, svc)  # block-driven polls: mempool socket, node ZMQ
             await register_menus(app.bot)
         logger.info("started: watchers=%s", ",".join(sw.watcher.id for sw in svc.watchers) or "none")
 
@@ -115,6 +117,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
                 logger.warning("final flush incomplete (%s): the rest goes out on the next start", exc)
 
     async def post_shutdown(app: Application) -> None:
+        await push.stop(app.bot_data)
         await ops_http.stop(app.bot_data)
         if svc.session is not None:
             await svc.session.close()
@@ -142,6 +145,8 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     register_presets(app)  # /start with the preset keyboard
     register_charts(app)  # /chart
     stock.register(app)  # /stock
+    grid.register(app)  # /4cp
+    miner.register(app)  # /miner, /miners (issue 19)
     register_debt(app)  # /debt
     app.add_error_handler(error_handler)
     return app

@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     filing = sub.add_parser("filing", parents=[common], help="classify one filing and extract its terms")
     filing.add_argument("document", help="path or URL of a filing document (HTML or text)")
     filing.add_argument("--json", action="store_true", help='print {"kind": ..., "terms": {...}}')
+    production = sub.add_parser(
+        "production", help="a miner's production history from local documents (production build --help)"
+    )
+    production.add_argument("rest", nargs=argparse.REMAINDER)
     ledger = sub.add_parser(
         "ledger",
         parents=[common],
@@ -159,8 +163,10 @@ def cmd_check(settings: Settings, path: str | None) -> int:
 
 
 def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
+    from bot.delivery.production_messages import operations_lines
     from watchers.filings.analyse import analyse_filing
     from watchers.filings.client import fetch_filing_document
+    from watchers.filings.operations import extract_operations
 
     if document.startswith(("http://", "https://")):
 
@@ -180,12 +186,15 @@ def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
             return 1
         text = path.read_text(encoding="utf-8", errors="replace")
     info = analyse_filing(text)
+    operations = extract_operations(text)
     if as_json:
-        print(json.dumps(info.to_json(), indent=2, sort_keys=True))
+        print(json.dumps({**info.to_json(), "operations": operations.to_json()}, indent=2, sort_keys=True))
     else:
         print(f"kind: {info.kind}")
         for key, value in info.terms.items():
             print(f"{key}: {value if value is not None else '-'}")
+        for line in operations_lines(operations):
+            print(line)
     return 0
 
 
@@ -252,6 +261,11 @@ def cmd_ledger_sync(settings: Settings, db_path: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["production"]:  # its own parser: bot/production_cli.py
+        from bot.production_cli import main as production_main
+
+        return production_main(argv[1:])
     args = _parser().parse_args(argv)
     settings = _load(args.config)
     if args.command == "run":

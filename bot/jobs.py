@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
@@ -16,6 +17,8 @@ from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.engine import ledger as ledger_engine
 from bot.engine.backfill import backfill_history
+from bot.engine.ingest import check_quiet
+from bot.engine.runner import PollOutcome
 from bot.ops import health
 from bot.ops import http as ops_http
 from bot.services import ScheduledWatcher, Services, services
@@ -29,10 +32,16 @@ async def backfill_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
     job = context.job
-    assert job is not None and svc.session is not None
-    scheduled: ScheduledWatcher = job.data  # type: ignore[assignment]
+    assert job is not None
+    await run_watch(services(context), context.bot_data, job.data)  # type: ignore[arg-type]
+
+
+async def run_watch(svc: Services, bot_data: dict[Any, Any], scheduled: ScheduledWatcher) -> PollOutcome:
+    """One poll of a watcher and what follows it: the ``watch:<id>`` job, and the block-driven
+    poll of a push source (bot/push.py) call this same function; the runner's per-watcher lock
+    keeps the two from ever running at once."""
+    assert svc.session is not None
     outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
     if scheduled.watcher.id == "filings" and outcome.ok and ledger_on(svc):
         try:
@@ -40,9 +49,10 @@ async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         except Exception:  # the ledger never stops the filings job; what is unread is retried next poll
             logger.exception("ledger: reading new filings failed")
     # Metrics, and the admins hear of a failing source once (and of its recovery once).
-    notices = await health.after_poll(svc, ops_http.app_metrics(context.bot_data), outcome)
+    notices = await health.after_poll(svc, ops_http.app_metrics(bot_data), outcome)
     if (outcome.queued or notices) and svc.notifier is not None:
         await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
+    return outcome
 
 
 def ledger_on(svc: Services) -> bool:
@@ -102,6 +112,13 @@ async def stale_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await services(context).pipeline.check_stale()
 
 
+async def miners_quiet_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A miner that stopped publishing production figures at its cadence: the ``quiet`` rule."""
+    svc = services(context)
+    if await svc.db(check_quiet, svc.clock(), svc.pipeline.opts) and svc.notifier is not None:
+        await svc.notifier.drain()
+
+
 async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Storage grows linearly with time; rows older than [storage] keep_observations go."""
     svc = services(context)
@@ -151,6 +168,7 @@ def schedule_jobs(app: Application, svc: Services) -> None:
         (digest_job, "digest", 60, 15, 60),
         (quiet_summary_job, "quiet:summary", 60, 20, 60),
         (thin_job, "observations:thin", 6 * 3600, 300, 3600),
+        (miners_quiet_job, "miners:quiet", 6 * 3600, 600, 3600),
         (pinned_status_job, "status:pinned", 300, 30, 300),
         (maturity_job, "ledger:maturity", 3600, 120, 3600),
     ]

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from bot.services import ScheduledWatcher
 from bot.settings import Settings
+from watchers.bitcoind_zmq import zmq_module
 from watchers.ercot import PowerWatcher
+from watchers.ercot_dam import DamWatcher
+from watchers.ercot_grid import GridWatcher
 from watchers.filings.watcher import FilingsWatcher
 from watchers.ledger.config import REPORT_FORMS
 from watchers.network import NetworkWatcher
+from watchers.other_grids import GridsWatcher
 from watchers.quotes import QuotesWatcher
 
 
@@ -18,11 +22,19 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
     out: list[ScheduledWatcher] = []
     w, s = settings.watchers, settings.sources
     if w.network.enabled:
+        if s.bitcoind.zmq:
+            zmq_module()  # ZmqUnavailable (a ValueError naming the key) when pyzmq is not installed
         out.append(
             ScheduledWatcher(NetworkWatcher(w.network, s.mempool, s.bitcoind, s.price), w.network.every)
         )
     if w.power.enabled:
         out.append(ScheduledWatcher(PowerWatcher(w.power, s.ercot), w.power.every))
+    if w.grid.enabled:
+        out.append(ScheduledWatcher(GridWatcher(w.grid, s.ercot), w.grid.every))
+    if w.dam.enabled:
+        out.append(ScheduledWatcher(DamWatcher(w.dam, s.ercot), w.dam.every))
+    if w.grids.enabled:  # needs the optional extra: pip install minerwatch[grids]
+        out.append(ScheduledWatcher(GridsWatcher(w.grids), w.grids.every))
     if w.filings.enabled:
         reports = REPORT_FORMS if w.ledger.enabled else ()  # 10-Q/10-K for the debt ledger
         out.append(

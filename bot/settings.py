@@ -34,10 +34,13 @@ from rules.durations import Duration
 from rules.units import parse_chat_id
 from watchers.bitcoind import BitcoindSourceConfig
 from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
+from watchers.ercot_dam import DamWatcherConfig
+from watchers.ercot_grid import GridWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
 from watchers.ledger.config import LedgerConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
+from watchers.other_grids import GridsWatcherConfig
 from watchers.price import PriceSourceConfig
 from watchers.quotes import FinnhubSourceConfig, NasdaqSourceConfig, QuotesWatcherConfig, YahooSourceConfig
 
@@ -79,6 +82,9 @@ class SourcesConfig(_Section):
 class WatchersConfig(_Section):
     network: NetworkWatcherConfig = Field(default_factory=NetworkWatcherConfig)
     power: PowerWatcherConfig = Field(default_factory=PowerWatcherConfig)
+    grid: GridWatcherConfig = Field(default_factory=GridWatcherConfig)
+    dam: DamWatcherConfig = Field(default_factory=DamWatcherConfig)
+    grids: GridsWatcherConfig = Field(default_factory=GridsWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
     quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)  # debt ledger, from the filings (issue 14)

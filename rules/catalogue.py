@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from rules.isos import ISO_HUBS
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -20,7 +22,7 @@ class MetricInfo:
     unit: str  # "%", "T", "EH/s", "USD", "USD/PH/day", "BTC/PH/day", "sats/TH/day", "blocks", "time"...
     label: str  # short human label: "Projected difficulty change"
     description: str  # one line incl. formula/meaning
-    scope: str  # "network" | "power" | "stock" | "chat" (per-chat derived, needs /fleet)
+    scope: str  # "network" | "power" | "stock" | "miner" | "chat" (per-chat derived, needs /fleet)
     decimals: int
     signed: bool = False  # show a "+" on positive values (changes, margins)
     # Absolute plausibility bounds (inclusive, in ``unit``) of a value a source states: outside is
@@ -36,6 +38,8 @@ YEAR_2100 = 4102444800.0
 # ERCOT's system-wide offer cap is $5,000/MWh and real-time adders add to it; prices far outside
 # this band are a broken file, not a market event.
 POWER_PRICE_BOUNDS = (-10_000.0, 50_000.0)
+# ERCOT system load, MW: the record is ~86 GW (2023-24); a value outside this band is a broken file.
+GRID_LOAD_BOUNDS = (1_000.0, 200_000.0)
 
 
 # ERCOT settlement points we know (data-sources.md): trading hubs and load zones, lower case.
@@ -252,6 +256,42 @@ _BASE: tuple[MetricInfo, ...] = (
         2,
         signed=True,
     ),
+    MetricInfo(
+        "ercot.load",
+        "MW",
+        "ERCOT system load",
+        "ERCOT actual system demand, newest 5-minute value (supply-demand dashboard)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
+    MetricInfo(
+        "ercot.load.forecast",
+        "MW",
+        "ERCOT forecast peak today",
+        "Highest ERCOT load forecast for the rest of today (its hour ending, CPT, is shown with it)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
+    MetricInfo(
+        "ercot.prc",
+        "MW",
+        "ERCOT physical responsive capability",
+        "ERCOT PRC: online reserves able to respond within minutes; EEA levels follow it down",
+        "power",
+        0,
+        bounds=(0.0, 200_000.0),
+    ),
+    MetricInfo(
+        "ercot.load.month_peak",
+        "MW",
+        "ERCOT month's peak so far",
+        "Highest 15-minute ERCOT load interval of the month so far (4CP: June-September)",
+        "power",
+        0,
+        bounds=GRID_LOAD_BOUNDS,
+    ),
 )
 
 
@@ -263,6 +303,18 @@ def _power_info(point: str, series: str) -> MetricInfo:
         unit="USD/MWh",
         label=f"{point.upper()} {label_part}",
         description=f"{desc_part} at ERCOT {point.upper()}",
+        scope="power",
+        decimals=2,
+        bounds=POWER_PRICE_BOUNDS,
+    )
+
+
+def _dam_info(point: str) -> MetricInfo:
+    return MetricInfo(
+        name=f"dam.{point}",
+        unit="USD/MWh",
+        label=f"{point.upper()} day-ahead price",
+        description=f"ERCOT day-ahead market price of the current hour at {point.upper()} (NP4-190-CD)",
         scope="power",
         decimals=2,
         bounds=POWER_PRICE_BOUNDS,
@@ -332,6 +384,56 @@ def _equity_info(family: str, ticker: str) -> MetricInfo:
     )
 
 
+# The miner book's production metrics (issue 19, rules/production.py): read from each watched
+# miner's production updates and earnings releases; one value per release, at its filing time.
+PRODUCTION_FAMILIES: dict[str, tuple[str, str, int, str, tuple[float, float]]] = {
+    # family: (unit, label, decimals, description with formula, bounds)
+    "hashrate": (
+        "EH/s",
+        "hash rate",
+        2,
+        "hash rate as its latest release states it (operational, energized, deployed ...: the "
+        "release's qualifier is kept with each figure)",
+        (0.0, 5_000.0),
+    ),
+    "held": (
+        "BTC",
+        "BTC held",
+        0,
+        "bitcoin held as the release states it (incl. pledged/loaned when it says so)",
+        (0.0, 1_000_000.0),
+    ),
+    "mined": (
+        "BTC",
+        "BTC mined",
+        0,
+        "bitcoin mined in the release's period (a month or a quarter)",
+        (0.0, 100_000.0),
+    ),
+    "efficiency": ("J/TH", "fleet efficiency", 2, "fleet efficiency in joules per terahash", (0.0, 200.0)),
+    "share": (
+        "%",
+        "network hash rate share",
+        2,
+        "share of network hash rate: its EH/s ÷ the network's hashrate (EH/s) at the filing's time × 100",
+        (0.0, 100.0),
+    ),
+}  # fmt: skip
+
+
+def _production_info(family: str, ticker: str) -> MetricInfo:
+    unit, label, decimals, description, bounds = PRODUCTION_FAMILIES[family]
+    return MetricInfo(
+        name=f"{family}.{ticker}",
+        unit=unit,
+        label=f"{ticker.upper()} {label}",
+        description=f"{ticker.upper()} {description}",
+        scope="miner",
+        decimals=decimals,
+        bounds=bounds,
+    )
+
+
 def _debt_info(ticker: str) -> MetricInfo:
     return MetricInfo(
         name=f"debt.{ticker}",
@@ -351,9 +453,27 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
 )
+CATALOGUE.update({info.name: info for info in map(_dam_info, POWER_POINTS)})
+CATALOGUE.update(
+    {
+        h.metric: MetricInfo(
+            name=h.metric,
+            unit=h.unit,
+            label=f"{h.label} real-time price",
+            description=f"{h.label}: real-time LMP ({h.location}) via gridstatus, {h.currency}/MWh",
+            scope="power",
+            decimals=2,
+            bounds=POWER_PRICE_BOUNDS,
+        )
+        for h in ISO_HUBS.values()
+    }
+)
 CATALOGUE.update({info.name: info for info in map(_stock_info, STOCK_TICKERS)})
 CATALOGUE.update(
     {info.name: info for info in (_equity_info(f, t) for f in EQUITY_FAMILIES for t in STOCK_TICKERS)}
+)
+CATALOGUE.update(
+    {info.name: info for info in (_production_info(f, t) for f in PRODUCTION_FAMILIES for t in STOCK_TICKERS)}
 )
 CATALOGUE.update({info.name: info for info in map(_debt_info, STOCK_TICKERS)})
 
@@ -414,6 +534,7 @@ def suggest(name: str, limit: int = 3) -> list[str]:
 
 
 _USD_SUFFIX = {"USD": "", "USD/PH/day": "/PH/day", "USD/MWh": "/MWh"}
+_CAD_SUFFIX = {"CAD/MWh": "/MWh"}
 
 
 def _strip_zeros(text: str) -> str:
@@ -441,6 +562,9 @@ def format_value(metric: str, value: float, tz: tzinfo = UTC) -> str:
         text = f"{abs(value):,.{d}f}"
         sign = "-" if value < 0 else ("+" if info.signed and value > 0 else "")
         return f"{sign}${text}{_USD_SUFFIX[unit]}"
+    if unit in _CAD_SUFFIX:
+        sign = "-" if value < 0 else ""
+        return f"{sign}C${abs(value):,.{d}f}{_CAD_SUFFIX[unit]}"
     if unit.startswith("BTC"):
         return f"{_strip_zeros(f'{value:,.{d}f}')} {unit}"
     if unit == "blocks":

@@ -59,9 +59,17 @@ EVENT_KINDS: dict[str, str] = {
     "curtail": "curtail",
     "digest": "digest",
     "converts": "converts",
+    "4cp": "4cp",  # ERCOT 4CP warnings (rules/fourcp.py)
+    "ercot.grid": "ercot.grid",  # ERCOT grid condition and PRC (rules/grid_condition.py)
+    "curtail tomorrow": "dam",  # ERCOT's day-ahead prices for tomorrow arrived (rules/dam.py)
+    "production": "production",
+    "treasury": "treasury",
+    "quiet": "quiet",
     "debt": "debt",
     "maturity": "maturity",
 }
+# Event rules that take only tickers (any watched miner when none is given).
+TICKER_EVENTS: tuple[str, ...] = ("converts", "production", "treasury", "quiet")
 
 
 def resolve_kind(word: str) -> tuple[str, ...] | None:
@@ -83,7 +91,7 @@ def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     wanted = EVENT_KINDS.get(rule.event)
     if wanted is None or kind.lower() not in (wanted, rule.event):
         return False
-    if rule.event == "converts":  # a stock crossing a conversion price (rules/equity.py)
+    if rule.event in TICKER_EVENTS:  # converts, and the miner book's production/treasury/quiet
         return not rule.tickers or str(data.get("ticker") or "").upper() in rule.tickers
     if rule.event in ("debt", "maturity"):  # a ledger change; a maturity or put date coming up
         if rule.tickers and str(data.get("ticker") or "").upper() not in rule.tickers:

@@ -3,6 +3,7 @@
     METRIC OP VALUE[unit] [for DURATION] [every DURATION] [margin N%]
     METRIC rises|drops N% in DURATION [every DURATION]
     retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
+    4cp | ercot.grid | curtail tomorrow
     debt [TICKER...] | maturity [TICKER...] < DURATION
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
@@ -18,6 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Literal
 
 from rules.catalogue import (
     CATALOGUE,
@@ -39,7 +41,10 @@ MAX_DURATION_S = 400 * 86400  # "for"/"every"/"in" longer than this is surely a 
 # otherwise be sent a message per rule on every poll.
 MIN_REPEAT_S = 300
 
-EVENT_NAMES: tuple[str, ...] = ("retarget", "filings", "curtail", "digest", "converts", "debt", "maturity")
+EVENT_NAMES: tuple[str, ...] = (
+    "retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid",
+    "production", "treasury", "quiet", "debt", "maturity",
+)  # fmt: skip
 _EVENT_ALIASES = {
     "retarget": "retarget",
     "retargets": "retarget",
@@ -53,6 +58,13 @@ _EVENT_ALIASES = {
     "converts": "converts",
     "conversion": "converts",
     "conversions": "converts",
+    "4cp": "4cp",
+    "ercot.grid": "ercot.grid",
+    "grid": "ercot.grid",
+    "eea": "ercot.grid",
+    "production": "production",
+    "treasury": "treasury",
+    "quiet": "quiet",
     "debt": "debt",
     "ledger": "debt",
     "maturity": "maturity",
@@ -109,6 +121,7 @@ _UNIT_EXAMPLES = {
     "BTC": "> 0.1",
     "USD/MWh": "> 100",
     "blocks": "< 144",
+    "MW": "> 80000",
 }
 _UNIT_WORDS = {
     "%": "percent (%)",
@@ -121,6 +134,7 @@ _UNIT_WORDS = {
     "BTC": "BTC",
     "USD/MWh": "USD/MWh",
     "blocks": "blocks",
+    "MW": "MW",
     "time": "a time",
 }
 
@@ -496,20 +510,28 @@ def _parse_change(info: MetricInfo, direction: str, rest: Sequence[str], severe:
 
 
 def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
-    if event in ("retarget", "curtail"):
+    if event == "curtail" and [r.lower() for r in rest] == ["tomorrow"]:
+        return EventRule("curtail tomorrow", severe=severe)  # the day-ahead plan (rules/dam.py)
+    if event in ("retarget", "curtail", "4cp", "ercot.grid"):
         if rest:
             raise RuleError(f"{event!r} takes nothing after it, not {rest[0]!r}.", f"/alert {event}")
-        return EventRule("retarget" if event == "retarget" else "curtail", severe=severe)
+        simple: dict[str, Literal["retarget", "curtail", "4cp", "ercot.grid"]] = {
+            "retarget": "retarget",
+            "curtail": "curtail",
+            "4cp": "4cp",
+            "ercot.grid": "ercot.grid",
+        }
+        return EventRule(simple[event], severe=severe)
     if event == "digest":
         return EventRule("digest", at=_parse_digest_time(rest), severe=severe)
-    if event == "converts":
-        return _parse_converts(rest, severe)
+    if event in ("converts", "production", "treasury", "quiet"):
+        return _parse_converts(rest, severe, event)
     if event in ("debt", "maturity"):
         return _parse_ledger_rule(event, rest, severe)
     return _parse_filings(rest, severe)
 
 
-def _parse_converts(rest: Sequence[str], severe: bool) -> EventRule:
+def _parse_converts(rest: Sequence[str], severe: bool, event: str = "converts") -> EventRule:
     """``converts [TICKER...]``: the stock crossing a conversion price of its notes (any watched
     miner when no ticker is given)."""
     tickers: list[str] = []
@@ -519,14 +541,14 @@ def _parse_converts(rest: Sequence[str], severe: bool) -> EventRule:
         if ticker not in STOCK_TICKERS:
             close = difflib.get_close_matches(ticker or tok.lower(), STOCK_TICKERS, n=3, cutoff=0.6)
             raise RuleError(
-                f"I don't quote the stock {tok!r}: converts takes tickers of watched miners "
+                f"I don't watch the miner {tok!r}: {event} takes tickers of watched miners "
                 f"({', '.join(t.upper() for t in STOCK_TICKERS)}).",
-                f"/alert converts {close[0].upper() if close else 'MARA'}",
-                [f"converts {c.upper()}" for c in close],
+                f"/alert {event} {close[0].upper() if close else 'MARA'}",
+                [f"{event} {c.upper()}" for c in close],
             )
         if ticker.upper() not in tickers:
             tickers.append(ticker.upper())
-    return EventRule("converts", tuple(tickers), severe=severe)
+    return EventRule(event, tuple(tickers), severe=severe)  # type: ignore[arg-type]
 
 
 MAX_MATURITY_S = 5 * 365 * 86400

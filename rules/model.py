@@ -54,7 +54,21 @@ class ChangeRule:
 
 @dataclass(frozen=True)
 class EventRule:
-    event: Literal["retarget", "filings", "curtail", "digest", "converts", "debt", "maturity"]
+    event: Literal[
+        "retarget",
+        "filings",
+        "curtail",
+        "digest",
+        "converts",
+        "4cp",
+        "ercot.grid",
+        "curtail tomorrow",
+        "production",
+        "treasury",
+        "quiet",
+        "debt",
+        "maturity",
+    ]
     tickers: tuple[str, ...] = ()  # filings, converts, debt, maturity: upper-case tickers, empty = any
     kinds: tuple[str, ...] = ()  # filings: canonical kinds (rules.events.ALL_KINDS), empty = financing kinds
     min_usd: float | None = None  # filings: minimum amount

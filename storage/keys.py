@@ -10,6 +10,12 @@ already exists queues nothing. What a key names is therefore what is sent at mos
 | event_announcement      | chat × event (``Event.key``: ``retarget:<height>``,            |
 |                         | ``filing:<accession>``): the events table also records every   |
 |                         | event once, so a pruned outbox never lets an old one through   |
+|                         | ERCOT 4CP warnings use event keys ``4cp:<CPT date>:<stage>``   |
+|                         | (stage forecast, actual or result; rules/fourcp.py builds them |
+|                         | because watchers may not import storage): one per day and stage|
+|                         | ``ercot.grid:<condition|prc>:<value>:<since>``: one per change |
+|                         | of grid condition or PRC band; ``dam:<operating day>``: one    |
+|                         | ``curtail tomorrow`` plan per chat and day                     |
 | digest                  | chat × local date                                              |
 | quiet_summary_page      | chat × the first held row it summarises × page                 |
 | source_failing          | watcher × failure episode (its start) × admin                  |

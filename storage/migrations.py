@@ -231,3 +231,36 @@ def m008_shares_and_levels(db: Database) -> None:
         pk=("ticker", "level_key"),
         not_null={"ticker", "level_key", "side"},
     )
+
+
+@migrations()
+def m009_production_figures(db: Database) -> None:
+    # Issue 19 (branch production): the miner book's operating figures, one row per figure per
+    # filing, with the release's own qualifier and period, so a history per miner and metric can be
+    # charted, compared like with like (month to month, quarter to quarter) and cited.
+    db["production_figures"].create(
+        {
+            "ticker": str,
+            "metric": str,  # mined_btc | held_btc | hashrate_ehs | efficiency_jth | power_mw
+            "accession": str,  # EDGAR accession, or the local document's name (CLI history)
+            "value": float,
+            "unit": str,
+            "period": str,  # YYYY-MM | YYYY-Qn | month name | null
+            "period_kind": str,  # month | quarter | other
+            "qualifier": str,  # operational | energized | "Including ... pledged ..." | null
+            "as_of": str,
+            "filed_at": str,  # ISO time of the filing (the figure's time)
+            "url": str,
+            "evidence": str,  # the words it was read from
+            "recorded_at": str,
+        },
+        pk=("ticker", "metric", "accession"),
+        not_null={"ticker", "metric", "accession", "value", "filed_at"},
+    )
+    db["production_figures"].create_index(["ticker", "metric", "filed_at"])
+    # AI/HPC contracts as their releases state them (JSON of watchers.filings.operations.HpcContract).
+    db["hpc_contracts"].create(
+        {"ticker": str, "accession": str, "filed_at": str, "url": str, "data": str, "recorded_at": str},
+        pk=("ticker", "accession"),
+        not_null={"ticker", "accession", "data"},
+    )

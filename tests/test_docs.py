@@ -10,7 +10,7 @@ from telegram.ext import CommandHandler
 
 from bot.app import build_application, create_services
 from bot.settings import load_settings
-from rules.catalogue import CATALOGUE, EQUITY_FAMILIES
+from rules.catalogue import CATALOGUE, EQUITY_FAMILIES, PRODUCTION_FAMILIES
 from tests.harness import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +50,11 @@ def test_every_command_is_in_the_readme(tmp_path):
 
 
 def test_every_metric_is_in_the_readme():
-    per_ticker = ("stock", "debt", *EQUITY_FAMILIES)
-    prefixes = tuple(f"{f}." for f in ("power", *per_ticker))
+    per_ticker = ("stock", "debt", *EQUITY_FAMILIES, *PRODUCTION_FAMILIES)
+    prefixes = tuple(f"{f}." for f in ("power", "dam", *per_ticker))
     families = {name.split(".")[0] if name.startswith(prefixes) else name for name in CATALOGUE}
-    missing = [m for m in sorted(families) if m not in ("power", *per_ticker) and f"`{m}`" not in README]
-    assert "`power.<point>`" in README
+    families_with_points = ("power", "dam", *per_ticker)
+    missing = [m for m in sorted(families) if m not in families_with_points and f"`{m}`" not in README]
+    assert "`power.<point>`" in README and "`dam.<point>`" in README
     assert all(f"`{f}.<ticker>`" in README for f in per_ticker)
     assert not missing, missing

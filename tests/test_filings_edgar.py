@@ -385,7 +385,7 @@ async def test_fetch_filing_document_without_user_agent_is_refused() -> None:
 
 def test_config_defaults() -> None:
     cfg, src = FilingsWatcherConfig(), EdgarSourceConfig()
-    assert (cfg.enabled, cfg.every) == (False, 60)
+    assert (cfg.enabled, cfg.every) == (False, 15)  # issue 18: within 30 s of the feed
     assert cfg.tickers[:3] == ["MARA", "RIOT", "CLSK"] and len(cfg.tickers) == 14
     assert cfg.forms == ["8-K", "8-K/A", "6-K", "424B*", "FWP", "S-3", "F-3"]
     assert (src.data_url, src.www_url, src.max_rps, src.timeout_s) == (

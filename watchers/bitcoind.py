@@ -57,6 +57,9 @@ class BitcoindSourceConfig(BaseModel):
     timeout_s: float = Field(default=20.0, gt=0)
     # Average fees per block over this many recent blocks (Luxor: 144); cached, so only new blocks cost.
     fee_blocks: int = Field(default=144, ge=1, le=2016)
+    # The node's ZMQ ``hashblock`` publisher (bitcoind -zmqpubhashblock=tcp://127.0.0.1:28332):
+    # each new block triggers the network poll at once (watchers/bitcoind_zmq.py, needs pyzmq).
+    zmq: str | None = Field(default=None, pattern=r"^(tcp|ipc)://\S+$")
 
 
 def _basic(user: str, password: str) -> dict[str, str]:

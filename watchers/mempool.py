@@ -46,6 +46,11 @@ class MempoolSourceConfig(BaseModel):
     # /api/v1/prices keeps serving the last good prices when its feeds fail: older than this is stale.
     # mempool.space updates 12x/hour; a self-hosted instance defaults to once an hour.
     price_max_age: Duration = 7200
+    # Follow new blocks over mempool's WebSocket (``/api/v1/ws``, watchers/mempool_ws.py) and poll
+    # at once when one arrives. Unset (None) means on whenever the network watcher lists "mempool"
+    # in its sources: every mempool instance, mempool.space or self-hosted, serves the socket on
+    # the same host and path prefix as its REST API. false turns it off.
+    websocket: bool | None = None
 
 
 def _url(cfg: MempoolSourceConfig, path: str) -> str:

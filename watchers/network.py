@@ -54,10 +54,12 @@ from watchers.mempool import (
     fetch_reward_stats,
     fetch_tip_height,
     hashrate_field,
+    parse_difficulty_adjustment,
 )
 from watchers.mempool import (
     MAX_BYTES as MEMPOOL_MAX_BYTES,
 )
+from watchers.mempool_ws import BlockNotice
 from watchers.network_metrics import NetworkInputs, Sourced, derive_metrics
 from watchers.price import PriceSourceConfig, fetch_coinbase, fetch_kraken
 
@@ -124,11 +126,26 @@ class _Source:
 
 
 class _MempoolChain(_Source):
-    def __init__(self, session: aiohttp.ClientSession, cfg: MempoolSourceConfig, now: datetime) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        cfg: MempoolSourceConfig,
+        now: datetime,
+        pushed: BlockNotice | None = None,
+    ) -> None:
         super().__init__("mempool")
         self.session, self.cfg, self.now = session, cfg, now
+        self.pushed = pushed if pushed is not None and pushed.source == "mempool" else None
 
     async def epoch(self) -> EpochInfo:
+        da = self.pushed.da if self.pushed is not None else None
+        if da is not None:
+            # mempool pushed its difficulty adjustment with the block (the same object as the REST
+            # endpoint's): read it exactly as the REST answer is read; garbage falls back to REST.
+            try:
+                return parse_difficulty_adjustment(da, now=self.now)
+            except (SourceError, *_DATA_ERRORS) as err:
+                logger.info("pushed difficulty adjustment refused (%s): asking REST", err)
         return await self.once(
             "epoch", lambda: fetch_difficulty_adjustment(self.session, self.cfg, now=self.now)
         )
@@ -149,6 +166,8 @@ class _MempoolChain(_Source):
         return value
 
     async def tip_height(self) -> int:
+        if self.pushed is not None and self.pushed.height is not None:
+            return self.pushed.height  # bounded by the caller like any answer
         return await self.once("tip", lambda: fetch_tip_height(self.session, self.cfg))
 
     async def fees(self) -> FeeStats:
@@ -249,11 +268,25 @@ class NetworkWatcher:
         self.mempool = mempool
         self.bitcoind = bitcoind
         self.price = price or PriceSourceConfig()
+        self._pushed: BlockNotice | None = None
+
+    def offer_push(self, notice: BlockNotice) -> None:
+        """A block a push source just announced: the next poll uses what it carried (mempool's
+        height and difficulty adjustment) instead of asking REST for them. Taken by one poll only,
+        so a later interval poll reads fresh REST values again."""
+        if notice.source == "mempool":
+            self._pushed = notice
+
+    def tip_seen(self, result: PollResult) -> int | None:
+        """The tip height a poll's result holds (what the socket watchdog compares with)."""
+        heights = [o.value for o in result.observations if o.metric == "height"]
+        return int(heights[-1]) if heights else None
 
     async def poll(self, ctx: PollContext) -> PollResult:
         state = ctx.state
         errors = _Errors()
-        mempool = _MempoolChain(ctx.session, self.mempool, ctx.now)
+        pushed, self._pushed = self._pushed, None
+        mempool = _MempoolChain(ctx.session, self.mempool, ctx.now, pushed)
         chain: list[_MempoolChain | _BitcoindChain] = []
         for name in self.cfg.sources:
             if name == "mempool":

@@ -17,7 +17,7 @@ the text has already arrived).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from html import escape
@@ -29,6 +29,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot.delivery.grid_messages import GRID_WATCHER_ID, grid_digest_lines
 from bot.delivery.messages import truncate
 from bot.engine.routing import delivery_status
 from bot.engine.rule_eval import cached_rule
@@ -36,12 +37,13 @@ from bot.handlers.chat_commands import status_text
 from bot.render.chart_data import chat_thresholds
 from bot.render.charts import ChartData, chart_png
 from bot.services import Services, services
-from rules.catalogue import format_value
+from rules.catalogue import POWER_POINTS, format_value
 from rules.chat_settings import ChatSettings
+from rules.fourcp import FourCpConfig
 from rules.grammar import RuleError
 from rules.model import EventRule
 from rules.quiet import digest_due, zone
-from storage import chats, keys, observations, outbox
+from storage import chats, keys, observations, outbox, watcher_state
 from storage import rules as rule_store
 
 logger = logging.getLogger(__name__)
@@ -127,14 +129,18 @@ def digest_text(
     counts: Mapping[str, int],
     now: datetime,
     tz: ZoneInfo,
+    grid: Sequence[str] = (),
 ) -> str:
-    """Header, the /status text, the last 24 hours' alert count; within Telegram's 4,096."""
+    """Header, the /status text, ERCOT grid lines (``grid``, for a chat with a Texas hub), the
+    last 24 hours' alert count; within Telegram's 4,096."""
     local = now.astimezone(tz)
     lines = [f"☀️ <b>Daily digest</b> · {local:%a %d %b %Y}, {local:%H:%M} {escape(tz.key)}"]
     if snapshot:
         lines.append(status_text(dict(snapshot), settings, now, tz))
     else:
         lines.append("No data yet: the watchers have not reported.")
+    if grid:
+        lines.append("\n".join(grid))
     total = sum(counts.values())
     if total:
         parts = ", ".join(f"{n} {ALERT_REASONS[r]}" for r, n in sorted(counts.items()) if n)
@@ -144,8 +150,19 @@ def digest_text(
     return truncate("\n\n".join(lines))
 
 
-def queue_digests(db: Database, now: datetime) -> list[DueDigest]:
-    """Queue every due digest (one transaction); return those newly queued."""
+def _grid_lines(
+    db: Database, settings: ChatSettings, grid_cfg: FourCpConfig | None, now: datetime, tz: ZoneInfo
+) -> list[str]:
+    """4CP in season and a grid condition in force, for a chat whose hub is an ERCOT point."""
+    if grid_cfg is None or not settings.hub or settings.hub.lower() not in POWER_POINTS:
+        return []
+    state = watcher_state.load_state(db, GRID_WATCHER_ID)
+    return grid_digest_lines(state, grid_cfg, now, tz)
+
+
+def queue_digests(db: Database, now: datetime, grid_cfg: FourCpConfig | None = None) -> list[DueDigest]:
+    """Queue every due digest (one transaction); return those newly queued. ``grid_cfg``: the
+    4CP settings when the ERCOT grid watcher runs (chats with a Texas hub then hear of it)."""
     queued: list[DueDigest] = []
     with db.atomic():
         due = due_digests(db, now)
@@ -158,7 +175,8 @@ def queue_digests(db: Database, now: datetime) -> list[DueDigest]:
                 logger.debug("digest chat=%s waits: muted or snoozed", d.chat_id)
                 continue
             counts = alert_counts(db, d.chat_id, now - ALERTS_WINDOW)
-            text = digest_text(snapshot, settings, counts, now, ZoneInfo(d.tz))
+            grid = _grid_lines(db, settings, grid_cfg, now, ZoneInfo(d.tz))
+            text = digest_text(snapshot, settings, counts, now, ZoneInfo(d.tz), grid)
             if outbox.enqueue(
                 db,
                 key=d.key,
@@ -213,7 +231,8 @@ async def send_charts(svc: Services, bot: Bot, digests: list[DueDigest]) -> int:
 
 async def run_digests(svc: Services, bot: Bot) -> list[DueDigest]:
     """The job's work: queue due digests, drain them, then add the charts. Returns those queued."""
-    queued = await svc.db(queue_digests, svc.clock())
+    grid = svc.settings.watchers.grid
+    queued = await svc.db(queue_digests, svc.clock(), grid.fourcp() if grid.enabled else None)
     if queued and svc.notifier is not None:
         await svc.notifier.drain()
         await send_charts(svc, bot, queued)

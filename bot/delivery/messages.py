@@ -21,6 +21,13 @@ SOURCE_NAMES = {
     "kraken": "Kraken",
     "coinbase": "Coinbase",
     "ercot": "ERCOT",
+    "nyiso": "NYISO (via gridstatus)",
+    "pjm": "PJM (via gridstatus)",
+    "miso": "MISO (via gridstatus)",
+    "spp": "SPP (via gridstatus)",
+    "caiso": "CAISO (via gridstatus)",
+    "isone": "ISO-NE (via gridstatus)",
+    "aeso": "AESO (via gridstatus)",
     "edgar": "SEC EDGAR",
     "yahoo": "Yahoo Finance",
     "finnhub": "Finnhub",
@@ -126,7 +133,8 @@ def curtail_message(
     hashprice = snapshot.get("hashprice")
     if isinstance(hashprice, int | float):
         ctx += f" · hashprice {format_value('hashprice', float(hashprice))}"
-    return truncate(f"{head}\n{escape(ctx)}\n{source_line('ercot', links)} · <code>curtail</code>")
+    source = hub.split(".")[0].lower() if "." in hub else "ercot"  # NYISO.WEST: another grid
+    return truncate(f"{head}\n{escape(ctx)}\n{source_line(source, links)} · <code>curtail</code>")
 
 
 def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], tz: tzinfo = UTC) -> str:
@@ -151,6 +159,22 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         from bot.delivery.stock_messages import converts_message  # it imports this module
 
         return converts_message(data, links, tz)
+    if kind == "4cp":
+        from bot.delivery.grid_messages import fourcp_message  # it imports this module
+
+        return fourcp_message(data, links, tz)
+    if kind == "ercot.grid":
+        from bot.delivery.grid_messages import grid_message
+
+        return grid_message(data, links, tz)
+    if kind in ("production", "treasury", "quiet"):
+        from bot.delivery import production_messages as pm  # it imports this module
+
+        return {
+            "production": pm.production_message,
+            "treasury": pm.treasury_message,
+            "quiet": pm.quiet_message,
+        }[kind](data)
     if kind in ("debt", "maturity"):
         from bot.delivery.ledger_messages import debt_message, maturity_message  # it imports this module
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from bot.engine.rule_eval import IngestOptions, evaluate_rule_row
+from rules.catalogue import lookup
 from rules.fleet import curtail_margin_usd_per_mwh, fleet_metrics
 from storage import observations
 from storage import rules as rule_store
@@ -45,6 +46,9 @@ def evaluate_curtail(
         if fleet is None or not hub:
             continue
         power_metric = f"power.{hub.lower()}"
+        info = lookup(power_metric)
+        if info is not None and info.unit != "USD/MWh":
+            continue  # a price in another currency (AESO's CAD) is never compared with a USD breakeven
         power = _current(db, snapshot, power_metric)
         hashprice = _current(db, snapshot, "hashprice")
         if power is None or hashprice is None:

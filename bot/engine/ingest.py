@@ -4,21 +4,25 @@ once-a-minute check that says "no data" for rules whose source went stale."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from bot.delivery.grid_messages import dam_plan_message
 from bot.delivery.messages import event_message
-from bot.engine import equity
+from bot.engine import equity, production
 from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
 from bot.engine.routing import queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
 from rules.catalogue import held_until_next_filing
-from rules.data import Event
+from rules.data import Event, Observation
 from rules.events import match_event
+from rules.isos import ISO_HUBS
 from rules.market_calendar import open_seconds_between
 from rules.model import EventRule
+from rules.production import is_production_metric
 from storage import events, keys, observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollResult
@@ -29,6 +33,12 @@ EVENT_RULES = {
     "retarget": "retarget",
     "filing": "filings",
     "converts": "converts",
+    "4cp": "4cp",
+    "ercot.grid": "ercot.grid",
+    "dam": "curtail tomorrow",
+    "production": "production",
+    "treasury": "treasury",
+    "quiet": "quiet",
     "debt": "debt",
     "maturity": "maturity",
 }
@@ -44,7 +54,14 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
         rule = cached_rule(row.text)
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
             continue
-        text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
+        if event.kind == "dam":  # each chat's own plan: its hub's hours above its breakeven
+            last = observations.latest(db, "hashprice")
+            plan = dam_plan_message(data, row.settings, last[0] if last else None, opts.links, chat_tz(row))
+            if plan is None:
+                continue
+            text = plan
+        else:
+            text = event_message(event.kind, {**data, "source": event.source}, opts.links, chat_tz(row))
         key = keys.event_announcement(row.chat_id, event.key)
         queued += queue_alert(db, row, key, "event", text, rule.severe, now)
     return queued
@@ -73,7 +90,11 @@ def ingest(
                 queued += evaluate_rule_row(db, row, obs.value, obs.source, snapshot, now, opts)
         if "hashprice" in latest:
             queued += evaluate_chat_metrics(db, snapshot, latest["hashprice"].source, now, opts)
-        movers = [m for m in latest if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1)]
+        movers = [
+            m
+            for m in latest
+            if m == "hashprice" or (m.startswith("power.") and m.count(".") == 1) or m in ISO_HUBS
+        ]
         if movers:
             queued += evaluate_curtail(db, snapshot, latest[movers[0]].source, now, opts)
         new_events = 0
@@ -82,6 +103,8 @@ def ingest(
                 new_events += 1
                 if event.announce:
                     queued += _announce_event(db, event, now, opts)
+                if event.kind == "filing" and event.data.get("operations"):
+                    queued += _production_figures(db, event, now, opts)
         stocks = equity.tickers_in(latest)
         if stocks:
             queued += refresh_equity(db, stocks, now, opts)
@@ -112,14 +135,49 @@ def refresh_equity(
     return queued
 
 
+def _production_figures(db: Database, event: Event, now: datetime, opts: IngestOptions) -> int:
+    """A watched miner's filing with operating figures: store them, judge the rules on the
+    production metrics and announce the production/treasury events (issue 19)."""
+    obs, evs = production.from_filing(db, event, now)
+    if not event.announce:  # a first run records history without announcing it
+        evs = [replace(e, announce=False) for e in evs]
+    return ingest_derived(db, obs, evs, now, opts)
+
+
+def ingest_derived(
+    db: Database, obs: list[Observation], evs: list[Event], now: datetime, opts: IngestOptions
+) -> int:
+    """Store observations the engine derived (not a watcher's poll), judge the rules on them and
+    record/announce the events, in one transaction. Returns how many messages it queued."""
+    queued = 0
+    with db.atomic():
+        observations.insert_observations(db, obs)
+        snapshot = {o.metric: o.value for o in obs}
+        for o in obs:
+            for row in rule_store.rules_for_metric(db, o.metric):
+                queued += evaluate_rule_row(db, row, o.value, o.source, snapshot, now, opts)
+        for event in evs:
+            if events.record_event(db, event, now) and event.announce:
+                queued += _announce_event(db, event, now, opts)
+    return queued
+
+
+def check_quiet(db: Database, now: datetime, opts: IngestOptions) -> int:
+    """Announce, once, each miner that stopped publishing production figures at its cadence
+    (``quiet`` rule). For a daily job."""
+    return ingest_derived(db, [], production.quiet_events(db, now), now, opts)
+
+
 def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
     """Rules whose metric has had no fresh value for ``stale_after`` say so once (no false resolve)."""
     queued = 0
     with db.atomic():
         for metric in rule_store.judged_metrics(db):
             last = observations.latest(db, metric)
-            if last is None:
-                continue  # never observed: nothing went stale
+            if last is None or is_production_metric(metric):
+                # never observed: nothing went stale; a miner's figures come monthly or quarterly,
+                # and a miner that stops reporting is the ``quiet`` rule's news, not "no data"
+                continue
             _, at, source = last
             if held_until_next_filing(metric):
                 continue  # debt.<ticker> holds until the next filing: never "no data"

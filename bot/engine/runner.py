@@ -4,6 +4,7 @@ logs a source going down once and its recovery once, and hands a successful poll
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from bot.engine.dbworker import DbWorker
 from bot.engine.ingest import check_stale, ingest
 from bot.engine.rule_eval import IngestOptions
 from storage import watcher_state
-from watchers.base import PollContext, SourceError, Watcher
+from watchers.base import PollContext, PollResult, SourceError, Watcher
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,19 @@ class Pipeline:
         self.db = db
         self.clock = clock
         self.opts = opts
+        # One poll of a watcher at a time, whoever asks: APScheduler's max_instances covers only
+        # its own job, not a block-driven poll started by a push source (bot/push.py).
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.last_result: dict[str, PollResult] = {}  # each watcher's last successful poll
+
+    def lock(self, watcher_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(watcher_id, asyncio.Lock())
 
     async def run_watcher(self, watcher: Watcher, session: aiohttp.ClientSession) -> PollOutcome:
+        async with self.lock(watcher.id):
+            return await self._run(watcher, session)
+
+    async def _run(self, watcher: Watcher, session: aiohttp.ClientSession) -> PollOutcome:
         now = self.clock()
         state = await self.db(watcher_state.load_state, watcher.id)
         was_failing = (await self.db(watcher_state.health, watcher.id))["failing_since"]
@@ -56,6 +68,7 @@ class Pipeline:
                 logger.debug("watcher=%s still failing: %s", watcher.id, message)
             return PollOutcome(watcher.id, ok=False, error=message, failing_since=since)
         new_events, queued = await self.db(ingest, watcher.id, result, state, now, self.opts)
+        self.last_result[watcher.id] = result
         if was_failing is not None:
             logger.info("watcher=%s recovered (failing since %s)", watcher.id, was_failing.isoformat())
         for src, msg in result.errors.items():

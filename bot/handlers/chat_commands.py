@@ -16,6 +16,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from bot.delivery.messages import SOURCE_NAMES, label
 from bot.handlers.commands import command_argument, reply
 from bot.handlers.permissions import admin_only
+from bot.ops import follow
 from bot.services import services
 from rules.catalogue import POWER_POINTS, format_value
 from rules.chat_settings import ChatSettings
@@ -25,7 +26,7 @@ from rules.grammar import RuleError
 from rules.hashprice import blocks_to_halving
 from rules.quiet import format_quiet, parse_quiet, zone
 from rules.units import FleetInputError, FleetQuestion, money_per_kwh, parse_fleet, parse_index
-from storage import chats, events, observations
+from storage import chats, events, observations, watcher_state
 from storage import rules as rule_store
 from storage.clock import parse_iso
 
@@ -109,7 +110,12 @@ async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     settings = await svc.db(chats.get_settings, chat.id)
     row = await svc.db(chats.get_chat, chat.id)
     tz = ZoneInfo((row or {}).get("tz") or "UTC")
-    await reply(update, status_text(snapshot, settings, svc.clock(), tz))
+    text = status_text(snapshot, settings, svc.clock(), tz)
+    health = {sw.watcher.id: await svc.db(watcher_state.health, sw.watcher.id) for sw in svc.watchers}
+    sources = follow.status_line(follow.following(svc, follow.running(context.bot_data), health), svc.clock())
+    if sources and snapshot:
+        text += f"\n<i>{escape(sources)}</i>"  # how each source is followed (push, poll, fallback)
+    await reply(update, text)
 
 
 FLEET_EXAMPLE = (

@@ -80,6 +80,12 @@ HELP = (
     "/filings: the latest financing filings seen\n"
     "/stock <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
     "market cap, dilution and leverage, e.g. <code>/stock MARA</code>\n"
+    "/4cp: ERCOT's load peaks this month, today's forecast peak and the 4CP state\n"
+    "/dam [point]: ERCOT day-ahead prices tomorrow and the hours to curtail, e.g. <code>/dam HB_WEST</code>\n"
+    "/miner <i>TICKER</i>: a miner's production, BTC held, network share and AI/HPC contracts, "
+    "e.g. <code>/miner MARA</code>\n"
+    "/miners [<i>column</i>]: the miners side by side (hashrate, share, efficiency, held, "
+    "held_change, hpc, leverage, quiet), e.g. <code>/miners held</code>\n"
     "/debt [<i>TICKER</i>]: listed miners' debt from their filings, tranche by tranche, e.g. "
     "<code>/debt MARA</code>; alerts: <code>/alert debt MARA RIOT</code> (every change), "
     "<code>/alert maturity &lt; 180d</code>, <code>/alert debt.mara &gt; 3B</code>\n"
@@ -175,9 +181,9 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if why_not is not None:
         return f"❌ Not set: {escape(why_not, quote=False)}."
     metric, kind = rule_metric(rule)
-    if metric in CHAT_SCOPED:
+    if metric in CHAT_SCOPED or metric == "event:curtail tomorrow":
         settings = await svc.db(chats.get_settings, chat_id)
-        if metric == "curtail.margin" and settings.fleet and not settings.hub:
+        if metric in ("curtail.margin", "event:curtail tomorrow") and settings.fleet and not settings.hub:
             return (
                 "❌ <code>curtail</code> compares your hub's power price with your breakeven: name the hub, "
                 "for example <code>/fleet 18 0.045 hub HB_WEST</code>."

@@ -26,14 +26,17 @@ _COMMANDS = {
     "tz": "time zone for times shown here",
     "filings": "latest financing filings",
     "stock": "a miner's stock vs its convertibles, e.g. MARA",
+    "4cp": "ERCOT 4CP: month's load peaks, today's forecast",
+    "dam": "ERCOT day-ahead: hours to curtail tomorrow",
+    "miner": "a miner's production, treasury and AI/HPC card, e.g. MARA",
+    "miners": "league table of the miners, e.g. held",
     "debt": "miners' debt from their filings, e.g. MARA",
     "help": "all commands with examples",
 }
 PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]
 GROUP_ADMIN_MENU = PRIVATE_MENU
-GROUP_MENU = [
-    BotCommand(n, _COMMANDS[n]) for n in ("alerts", "status", "chart", "filings", "stock", "debt", "help")
-]
+_READ_ONLY = ("alerts", "status", "chart", "filings", "stock", "debt", "miner", "miners", "help")
+GROUP_MENU = [BotCommand(n, _COMMANDS[n]) for n in _READ_ONLY]
 MENUS = (
     (PRIVATE_MENU, BotCommandScopeAllPrivateChats()),
     (GROUP_MENU, BotCommandScopeAllGroupChats()),

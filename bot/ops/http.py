@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from sqlite_utils import Database
 
+from bot.ops import follow
 from bot.ops.metrics import CONTENT_TYPE, METRICS_KEY, Metrics
 from bot.services import Services
 from storage import outbox, watcher_state
@@ -86,6 +87,10 @@ class OpsServer:
     started_at: datetime
     runner: web.AppRunner | None = None
     port: int | None = None
+    bot_data: dict[Any, Any] | None = None  # where the push sources run (bot/push.py)
+
+    def push(self) -> Any:
+        return follow.running(self.bot_data) if self.bot_data is not None else None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -132,6 +137,7 @@ class OpsServer:
     async def metrics_page(self, request: web.Request) -> web.Response:
         stored = await self._read()
         self.metrics.set_stored(by_status=stored["by_status"], rules=stored["rules"], health=stored["health"])
+        self.metrics.set_following(follow.following(self.svc, self.push(), stored["health"]))
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -148,7 +154,7 @@ async def start(bot_data: dict[Any, Any], svc: Services) -> OpsServer | None:
     cfg = svc.settings.http
     if not cfg.enabled:
         return None
-    server = OpsServer(svc, app_metrics(bot_data), svc.clock())
+    server = OpsServer(svc, app_metrics(bot_data), svc.clock(), bot_data=bot_data)
     try:
         await server.start(cfg.host, cfg.port)
     except OSError as err:

@@ -8,7 +8,7 @@ they are right after a restart too. All names carry the ``minerwatch_`` prefix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +82,24 @@ class Metrics:
             "minerwatch_outbox_rows", "Outbox rows by status (computed at scrape)", ["status"], registry=r
         )
         self.rules = Gauge("minerwatch_rules", "Rules stored (computed at scrape)", registry=r)
+        self.follow_mode = Gauge(
+            "minerwatch_source_follow",
+            "1 for how each source is followed now: push, fallback (push down, polling) or poll",
+            ["source", "mode"],
+            registry=r,
+        )
+        self.source_last_update = Gauge(
+            "minerwatch_source_last_update_timestamp_seconds",
+            "Unix time of each source's last update (pushed block or successful poll)",
+            ["source"],
+            registry=r,
+        )
+        self.push_blocks = Counter(
+            "minerwatch_push_blocks",
+            "Blocks announced by a push source: new (a block-driven poll) or duplicate (already announced)",
+            ["source", "outcome"],
+            registry=r,
+        )
 
     # ---- hooks -----------------------------------------------------------------------------------
 
@@ -131,6 +149,14 @@ class Metrics:
             if isinstance(last, datetime):
                 self.last_success.labels(watcher).set(last.timestamp())
             self.failing.labels(watcher).set(1 if h.get("failing_since") else 0)
+
+    def set_following(self, rows: Iterable[Any]) -> None:
+        """How each source is followed (bot/ops/follow.py rows: source, mode, last_update)."""
+        for row in rows:
+            for mode in ("push", "fallback", "poll"):
+                self.follow_mode.labels(row.source, mode).set(1 if row.mode == mode else 0)
+            if isinstance(row.last_update, datetime):
+                self.source_last_update.labels(row.source).set(row.last_update.timestamp())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiolimiter import AsyncLimiter
 
-from watchers.base import SourceError, fetch_bytes
+from watchers.base import SourceError, _describe_body, _retry_after, request_bytes
 from watchers.filings.config import SOURCE, EdgarSourceConfig, require_user_agent
 from watchers.filings.parse import FilingRef, parse_index
 
@@ -88,6 +88,60 @@ async def edgar_get(
     HTTP 403/429/503 blocks every EDGAR request of the process for Retry-After (or a default) and
     raises SourceError with ``retry_after_s``; while blocked, requests fail at once without touching
     the network. A 503 on a feed page after the first raises :class:`EndOfFeed`."""
+    return (await _edgar_request(session, source, url, params=params, feed_page=feed_page)).body
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """An answer to a conditional GET: ``body`` None when EDGAR said 304 Not Modified; the
+    validators to send next time (empty when EDGAR sent none: then nothing is sent)."""
+
+    body: bytes | None
+    validators: dict[str, str]
+
+
+async def edgar_get_conditional(
+    session: aiohttp.ClientSession,
+    source: EdgarSourceConfig,
+    url: str,
+    validators: Mapping[str, str],
+    *,
+    params: Mapping[str, str] | None = None,
+) -> Conditional:
+    """:func:`edgar_get` with If-None-Match / If-Modified-Since from the last answer's ETag /
+    Last-Modified, when it had them. No SEC page documents conditional requests to the
+    latest-filings feed (a dynamic CGI); this costs nothing when EDGAR sends no validators and
+    saves the body when it does, and a 304 still counts against the limiter like any request."""
+    headers = {}
+    if validators.get("etag"):
+        headers["If-None-Match"] = validators["etag"]
+    if validators.get("last_modified"):
+        headers["If-Modified-Since"] = validators["last_modified"]
+    answer = await _edgar_request(session, source, url, params=params, headers=headers, ok={200, 304})
+    if answer.status == 304:
+        return Conditional(None, dict(validators))
+    fresh = {k: v for k, v in (("etag", answer.etag), ("last_modified", answer.last_modified)) if v}
+    return Conditional(answer.body, fresh)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+
+
+async def _edgar_request(
+    session: aiohttp.ClientSession,
+    source: EdgarSourceConfig,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    feed_page: int = 0,
+    ok: set[int] | None = None,
+) -> _Answer:
     ua = require_user_agent(source)
     gate = edgar_gate(source.max_rps)
     remaining = gate.blocked_until - gate.clock()
@@ -97,14 +151,18 @@ async def edgar_get(
         )
     async with gate.limiter:
         try:
-            _, body = await fetch_bytes(
+            resp, body = await request_bytes(
                 session,
+                "GET",
                 url,
                 source=SOURCE,
                 params=params,
-                headers={"User-Agent": ua, "Accept-Encoding": "gzip, deflate"},
+                headers={"User-Agent": ua, "Accept-Encoding": "gzip, deflate", **(headers or {})},
                 timeout_s=source.timeout_s,
             )
+            if resp.status not in (ok or {200}):
+                detail = _describe_body(resp, body)
+                raise SourceError(SOURCE, f"HTTP {resp.status}{detail}", retry_after_s=_retry_after(resp))
         except SourceError as err:
             m = _STATUS_RE.match(err.message)
             status = int(m.group(1)) if m else None
@@ -120,7 +178,7 @@ async def edgar_get(
                     retry_after_s=retry,
                 ) from err
             raise SourceError(SOURCE, f"{err.message} ({urlsplit(url).path})") from err
-    return body
+    return _Answer(resp.status, body, resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
 
 
 def _decode(body: bytes) -> str:

@@ -31,10 +31,15 @@ class FilingsState:
     last_reconcile: datetime | None = None  # the last complete submissions catch-up
     tickers: dict[str, Any] | None = None  # {"fetched_at", "for", "map"}: the company_tickers cache
     first_run: bool = True  # nothing recorded yet: record what exists, announce nothing
+    # The feed's ETag / Last-Modified from its last answer (sent back as a conditional request), and
+    # whether that read reached back to the poll before it (a 304 then means still complete).
+    feed_validators: dict[str, str] = field(default_factory=dict)
+    feed_covered: bool = False
 
     @classmethod
     def load(cls, raw: Mapping[str, Any]) -> FilingsState:
         seen, pending, tickers = raw.get("seen"), raw.get("pending"), raw.get("tickers")
+        validators = raw.get("feed_validators")
         return cls(
             seen=dict(seen) if isinstance(seen, dict) else {},
             pending=dict(pending) if isinstance(pending, dict) else {},
@@ -42,6 +47,10 @@ class FilingsState:
             last_reconcile=_parse_iso(raw.get("last_reconcile")),
             tickers=tickers if isinstance(tickers, dict) else None,
             first_run=not isinstance(seen, dict),
+            feed_validators={str(k): str(v) for k, v in validators.items() if k in ("etag", "last_modified")}
+            if isinstance(validators, dict)
+            else {},
+            feed_covered=raw.get("feed_covered") is True,
         )
 
     def save(self, raw: dict[str, Any]) -> None:
@@ -53,6 +62,14 @@ class FilingsState:
             raw["last_reconcile"] = _iso(self.last_reconcile)
         if self.tickers is not None:
             raw["tickers"] = self.tickers
+        if self.feed_validators:
+            raw["feed_validators"] = self.feed_validators
+        else:
+            raw.pop("feed_validators", None)
+        if self.feed_covered:
+            raw["feed_covered"] = True
+        else:
+            raw.pop("feed_covered", None)
 
     # -- decisions ----------------------------------------------------------------------------
 

@@ -35,9 +35,16 @@ from typing import Any
 from rules.data import Event
 from watchers.base import PollContext, PollResult, SourceError
 from watchers.filings.analyse import analyse_filing
-from watchers.filings.client import EndOfFeed, edgar_get, fetch_filing_documents, index_url
+from watchers.filings.client import (
+    EndOfFeed,
+    edgar_get,
+    edgar_get_conditional,
+    fetch_filing_documents,
+    index_url,
+)
 from watchers.filings.config import SOURCE, EdgarSourceConfig, FilingsWatcherConfig, require_user_agent
 from watchers.filings.model import FilingInfo
+from watchers.filings.operations import OPERATING_KINDS, extract_operations
 from watchers.filings.parse import (
     FilingRef,
     _iso,
@@ -75,7 +82,11 @@ FEED_TYPE = ""  # getcurrent ``type``: all forms (filtered here), as in the reco
 FEED_PAGE_SIZE = 100
 MAX_FEED_PAGES = 10  # per poll: 1,000 entries, far more than EDGAR disseminates in a minute
 FEED_HORIZON = timedelta(hours=1)  # a feed read to its end surely reaches back this far
-FEED_OVERLAP = timedelta(minutes=10)  # re-read this much before the last poll (clock skew, late entries)
+# The feed is read back to this much before the last poll (clock skew, an entry disseminated a
+# little after its acceptance time). At the 15 s default one page of 100 entries reaches back past
+# it unless EDGAR disseminates over 40 filings a minute, so a read is one request; a later entry
+# older than this is still found by the submissions reconciliation (RECONCILE_EVERY).
+FEED_OVERLAP = timedelta(minutes=2)
 TICKERS_MAX_AGE = timedelta(days=1)
 
 
@@ -147,7 +158,7 @@ class FilingsWatcher:
     # -- detection ----------------------------------------------------------------------------
 
     async def _read_feed(
-        self, ctx: PollContext, ciks: Mapping[int, Any], since: datetime | None
+        self, ctx: PollContext, ciks: Mapping[int, Any], since: datetime | None, state: FilingsState
     ) -> tuple[list[FilingRef], bool]:
         """(watched filings in the feed, whether the feed reached back to ``since``).
 
@@ -171,7 +182,16 @@ class FilingsWatcher:
                 "output": "atom",
             }
             try:
-                body = await edgar_get(ctx.session, self.source, url, params=params, feed_page=page)
+                if page == 0 and since is not None:
+                    answer = await edgar_get_conditional(
+                        ctx.session, self.source, url, state.feed_validators, params=params
+                    )
+                    state.feed_validators = answer.validators
+                    if answer.body is None:  # 304: nothing new since the last read, which was complete
+                        return found, state.feed_covered
+                    body = answer.body
+                else:
+                    body = await edgar_get(ctx.session, self.source, url, params=params, feed_page=page)
             except EndOfFeed:
                 covered = since is not None and since >= ctx.now - FEED_HORIZON
                 break
@@ -218,6 +238,7 @@ class FilingsWatcher:
         names: Mapping[int, tuple[str, str]],
         *,
         note: str | None = None,
+        operations: dict[str, Any] | None = None,
     ) -> Event:
         ticker, fallback_name = names.get(ref.cik, (None, str(ref.cik)))
         company = ref.company or fallback_name
@@ -240,6 +261,8 @@ class FilingsWatcher:
         }
         if note:
             data["note"] = note
+        if operations:
+            data["operations"] = operations  # the miner book's figures (issue 19)
         return Event(kind="filing", key=f"filing:{ref.accession}", at=ref.filed_at, source=SOURCE, data=data)
 
     def _report_event(self, ref: FilingRef, names: Mapping[int, tuple[str, str]]) -> Event:
@@ -304,7 +327,8 @@ class FilingsWatcher:
         feed_answered = False
         covered = False
         try:
-            feed_refs, covered = await self._read_feed(ctx, names, state.feed_since())
+            feed_refs, covered = await self._read_feed(ctx, names, state.feed_since(), state)
+            state.feed_covered = covered
             feed_answered = True
             for r in feed_refs:
                 refs.setdefault(r.accession, r)
@@ -355,4 +379,8 @@ class FilingsWatcher:
             info = analyse_filing("", form=ref.form, items=ref.items)
             return self._event(ref, info, names, note=f"documents unavailable: {err.message}")
         info = analyse_filing(docs.primary, form=ref.form, items=ref.items, exhibits=docs.exhibits)
-        return self._event(ref, info, names)
+        operations = None
+        if info.kind in OPERATING_KINDS:
+            ops = extract_operations(docs.primary, exhibits=docs.exhibits)
+            operations = None if ops.empty else ops.to_json()
+        return self._event(ref, info, names, operations=operations)
