@@ -27,6 +27,7 @@ from bot.engine.rule_eval import IngestOptions
 from bot.engine.runner import Pipeline
 from bot.handlers import channels, chat_commands, commands, grid, membership, miner, stock
 from bot.handlers.chart import register as register_charts
+from bot.handlers.debt import register as register_debt
 from bot.handlers.errors import error_handler
 from bot.handlers.menus import register_menus
 from bot.handlers.presets import register as register_presets
@@ -146,5 +147,6 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     stock.register(app)  # /stock
     grid.register(app)  # /4cp
     miner.register(app)  # /miner, /miners (issue 19)
+    register_debt(app)  # /debt
     app.add_error_handler(error_handler)
     return app

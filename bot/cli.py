@@ -1,4 +1,5 @@
-"""``python -m bot``: run | once [--json] | check | filing PATH_OR_URL [--json]; --config on each."""
+"""``python -m bot``: run | once [--json] | check | filing PATH_OR_URL [--json] |
+ledger [TICKER] [--json] | ledger build FILE... [--json] | ledger sync; --config on each."""
 
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
         "production", help="a miner's production history from local documents (production build --help)"
     )
     production.add_argument("rest", nargs=argparse.REMAINDER)
+    ledger = sub.add_parser(
+        "ledger",
+        parents=[common],
+        help="the debt ledger: show it, build one from local filings, or sync it from EDGAR",
+        description="ledger [TICKER] [--json]: the stored ledger(s); ledger build FILE... [--json]: a "
+        "ledger from local filing documents in filing order (the bot's own code, a private in-memory "
+        "database); ledger sync: read each watched miner's filing history from EDGAR (resumable)",
+    )
+    ledger.add_argument("words", nargs="*", metavar="TICKER | build FILE... | sync")
+    ledger.add_argument("--json", action="store_true", help="print JSON")
+    ledger.add_argument("--db", help="database path (default: [storage] path of the config)")
     return parser
 
 
@@ -186,6 +198,68 @@ def cmd_filing(settings: Settings, document: str, as_json: bool) -> int:
     return 0
 
 
+def cmd_ledger(settings: Settings, words: list[str], as_json: bool, db_path: str | None) -> int:
+    from bot import ledger_cli
+
+    if words[:1] == ["sync"]:
+        if len(words) > 1:
+            print("minerwatch: ledger sync takes no arguments", file=sys.stderr)
+            return 2
+        return cmd_ledger_sync(settings, db_path)
+    if words[:1] == ["build"] and len(words) < 2:
+        print("minerwatch: ledger build needs at least one FILE", file=sys.stderr)
+        return 2
+    if words[:1] != ["build"] and len(words) > 1:
+        print("minerwatch: ledger takes one TICKER at most (or: build FILE..., sync)", file=sys.stderr)
+        return 2
+    argv = [*words, *(["--json"] if as_json else []), *(["--db", db_path] if db_path else [])]
+    if words[:1] == ["build"] and db_path:
+        argv = argv[:-2]  # build uses its own in-memory database
+    return ledger_cli.main(argv, db_path=settings.storage.path)
+
+
+def cmd_ledger_sync(settings: Settings, db_path: str | None) -> int:
+    """Each watched miner's filing history from EDGAR into the ledger, with progress on stdout."""
+    from bot.engine.dbworker import DbWorker
+    from bot.engine.ledger import bootstrap
+    from bot.services import utc_now
+    from storage.db import open_db
+    from watchers.filings.config import EdgarConfigError, require_user_agent
+
+    setup_logging(level="WARNING")
+    try:
+        require_user_agent(settings.sources.edgar)
+    except EdgarConfigError as err:
+        print(f"minerwatch: {err}", file=sys.stderr)
+        return 2
+    path = Path(db_path) if db_path else settings.storage.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tickers = [t.strip().upper() for t in settings.watchers.filings.tickers if t.strip()]
+
+    async def sync() -> int:
+        db = DbWorker(open_db(path))
+        try:
+            async with aiohttp.ClientSession() as session:
+                run = await bootstrap(
+                    db,
+                    session,
+                    settings.sources.edgar,
+                    tickers,
+                    utc_now,
+                    years=settings.watchers.ledger.years,
+                    say=lambda line: print(line, flush=True),
+                )
+        finally:
+            db.close()
+        print(f"ledger sync: {run.applied} documents applied, {len(run.skipped)} skipped")
+        if run.stopped:
+            print(f"ledger sync: stopped early ({run.stopped}); run it again to resume")
+            return 1
+        return 0
+
+    return asyncio.run(sync())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["production"]:  # its own parser: bot/production_cli.py
@@ -202,4 +276,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check(settings, args.config)
     if args.command == "filing":
         return cmd_filing(settings, args.document, args.json)
+    if args.command == "ledger":
+        return cmd_ledger(settings, list(args.words), args.json, args.db)
     return 2

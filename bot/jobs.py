@@ -15,6 +15,7 @@ from telegram.ext import Application, ContextTypes
 from bot.delivery.digest import digest_job
 from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
+from bot.engine import ledger as ledger_engine
 from bot.engine.backfill import backfill_history
 from bot.engine.ingest import check_quiet
 from bot.engine.runner import PollOutcome
@@ -42,11 +43,63 @@ async def run_watch(svc: Services, bot_data: dict[Any, Any], scheduled: Schedule
     keeps the two from ever running at once."""
     assert svc.session is not None
     outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
+    if scheduled.watcher.id == "filings" and outcome.ok and ledger_on(svc):
+        try:
+            outcome.queued += await follow_filings(svc)  # the debt ledger, right after the filings poll
+        except Exception:  # the ledger never stops the filings job; what is unread is retried next poll
+            logger.exception("ledger: reading new filings failed")
     # Metrics, and the admins hear of a failing source once (and of its recovery once).
     notices = await health.after_poll(svc, ops_http.app_metrics(bot_data), outcome)
     if (outcome.queued or notices) and svc.notifier is not None:
         await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
     return outcome
+
+
+def ledger_on(svc: Services) -> bool:
+    return svc.settings.watchers.ledger.enabled and any(sw.watcher.id == "filings" for sw in svc.watchers)
+
+
+def _watch_list(svc: Services) -> list[str]:
+    return [t.strip().upper() for t in svc.settings.watchers.filings.tickers if t.strip()]
+
+
+async def follow_filings(svc: Services) -> int:
+    """New filings of watched miners -> the debt ledger -> debt.<ticker> and debt events."""
+    assert svc.session is not None
+    run = await ledger_engine.follow_filings(
+        svc.db,
+        svc.session,
+        svc.settings.sources.edgar,
+        _watch_list(svc),
+        svc.clock,
+        svc.pipeline.opts,
+        bootstrap_on=svc.settings.watchers.ledger.bootstrap,
+    )
+    return run.queued
+
+
+async def ledger_sync_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The ledger bootstrap: on first start it reads each miner's filing history (resumable), then
+    daily it catches up on anything the live path missed."""
+    svc = services(context)
+    if svc.session is None:
+        return
+    run = await ledger_engine.bootstrap(
+        svc.db,
+        svc.session,
+        svc.settings.sources.edgar,
+        _watch_list(svc),
+        svc.clock,
+        years=svc.settings.watchers.ledger.years,
+    )
+    logger.info("ledger sync: %d documents applied, %d skipped", run.applied, len(run.skipped))
+
+
+async def maturity_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    queued = await svc.db(ledger_engine.check_maturities, svc.clock(), svc.pipeline.opts)
+    if queued and svc.notifier is not None:
+        await svc.notifier.drain()
 
 
 async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,6 +151,15 @@ def schedule_jobs(app: Application, svc: Services) -> None:
             },
         )
     jq.run_once(backfill_job, when=2, name="history:backfill", job_kwargs={"misfire_grace_time": 600})
+    if ledger_on(svc) and svc.settings.watchers.ledger.bootstrap:
+        # first start: each miner's filing history (resumes where a restart stopped it); then daily
+        jq.run_repeating(
+            ledger_sync_job,
+            interval=86400,
+            first=10,
+            name="ledger:sync",
+            job_kwargs={"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1},
+        )
     # (callback, name, interval s, first run after s, misfire grace s): the bot's own housekeeping.
     # coalesce + max_instances=1: a run that overran is never doubled up.
     housekeeping = [
@@ -108,6 +170,7 @@ def schedule_jobs(app: Application, svc: Services) -> None:
         (thin_job, "observations:thin", 6 * 3600, 300, 3600),
         (miners_quiet_job, "miners:quiet", 6 * 3600, 600, 3600),
         (pinned_status_job, "status:pinned", 300, 30, 300),
+        (maturity_job, "ledger:maturity", 3600, 120, 3600),
     ]
     for callback, name, interval, first, grace in housekeeping:
         jq.run_repeating(

@@ -10,6 +10,7 @@ from watchers.ercot import PowerWatcher
 from watchers.ercot_dam import DamWatcher
 from watchers.ercot_grid import GridWatcher
 from watchers.filings.watcher import FilingsWatcher
+from watchers.ledger.config import REPORT_FORMS
 from watchers.network import NetworkWatcher
 from watchers.other_grids import GridsWatcher
 from watchers.quotes import QuotesWatcher
@@ -35,7 +36,10 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
     if w.grids.enabled:  # needs the optional extra: pip install minerwatch[grids]
         out.append(ScheduledWatcher(GridsWatcher(w.grids), w.grids.every))
     if w.filings.enabled:
-        out.append(ScheduledWatcher(FilingsWatcher(w.filings, s.edgar), w.filings.every))
+        reports = REPORT_FORMS if w.ledger.enabled else ()  # 10-Q/10-K for the debt ledger
+        out.append(
+            ScheduledWatcher(FilingsWatcher(w.filings, s.edgar, report_forms=reports), w.filings.every)
+        )
     if w.quotes.enabled:  # tickers default to the filings watch list
         quotes = QuotesWatcher(w.quotes, w.quotes.tickers or w.filings.tickers, s.yahoo, s.finnhub, s.nasdaq)
         out.append(ScheduledWatcher(quotes, w.quotes.every))
@@ -50,6 +54,7 @@ def source_links(settings: Settings) -> dict[str, str]:
         "coinbase": "https://www.coinbase.com/price/bitcoin",
         "ercot": "https://www.ercot.com/content/cdr/html/real_time_spp.html",
         "edgar": settings.sources.edgar.www_url.rstrip("/") + "/cgi-bin/browse-edgar?action=getcurrent",
+        "sec-filings": settings.sources.edgar.www_url.rstrip("/") + "/edgar/search/",
         "yahoo": "https://finance.yahoo.com/",
         "finnhub": "https://finnhub.io/",
         "nasdaq": "https://www.nasdaq.com/market-activity/stocks",

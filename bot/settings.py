@@ -37,6 +37,7 @@ from watchers.ercot import ErcotSourceConfig, PowerWatcherConfig
 from watchers.ercot_dam import DamWatcherConfig
 from watchers.ercot_grid import GridWatcherConfig
 from watchers.filings.config import EdgarSourceConfig, FilingsWatcherConfig
+from watchers.ledger.config import LedgerConfig
 from watchers.mempool import MempoolSourceConfig
 from watchers.network import NetworkWatcherConfig
 from watchers.other_grids import GridsWatcherConfig
@@ -86,6 +87,7 @@ class WatchersConfig(_Section):
     grids: GridsWatcherConfig = Field(default_factory=GridsWatcherConfig)
     filings: FilingsWatcherConfig = Field(default_factory=FilingsWatcherConfig)
     quotes: QuotesWatcherConfig = Field(default_factory=QuotesWatcherConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)  # debt ledger, from the filings (issue 14)
 
 
 class AlertsConfig(_Section):

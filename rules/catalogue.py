@@ -434,6 +434,21 @@ def _production_info(family: str, ticker: str) -> MetricInfo:
     )
 
 
+def _debt_info(ticker: str) -> MetricInfo:
+    return MetricInfo(
+        name=f"debt.{ticker}",
+        unit="USD",
+        label=f"{ticker.upper()} debt",
+        description=(
+            f"{ticker.upper()} total debt principal outstanding (not carrying amount), from its filings: "
+            "the latest 10-Q/10-K debt footnote plus the issuances filed since (/debt shows each tranche)"
+        ),
+        scope="debt",
+        decimals=0,
+        bounds=(0.0, 1e12),
+    )
+
+
 CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in _BASE}
 CATALOGUE.update(
     {info.name: info for info in (_power_info(p, s) for p in POWER_POINTS for s in POWER_SERIES)}
@@ -460,6 +475,7 @@ CATALOGUE.update(
 CATALOGUE.update(
     {info.name: info for info in (_production_info(f, t) for f in PRODUCTION_FAMILIES for t in STOCK_TICKERS)}
 )
+CATALOGUE.update({info.name: info for info in map(_debt_info, STOCK_TICKERS)})
 
 
 def implausible(metric: str, value: float) -> str | None:
@@ -479,6 +495,12 @@ def implausible(metric: str, value: float) -> str | None:
 
 POWER_NAME = re.compile(r"^power\.([a-z][a-z0-9_]*)(?:\.(avg1h|avg24h|max24h))?$")
 STOCK_NAME = re.compile(r"^(?:stock|mcap|convert|dilution|leverage)\.([a-z][a-z0-9]*)$")
+DEBT_NAME = re.compile(r"^debt\.([a-z][a-z0-9]*)$")
+
+
+def held_until_next_filing(metric: str) -> bool:
+    """A value that holds until the next filing changes it (``debt.<ticker>``): never "stale"."""
+    return DEBT_NAME.match(metric) is not None
 
 
 def lookup(name: str) -> MetricInfo | None:

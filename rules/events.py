@@ -65,6 +65,8 @@ EVENT_KINDS: dict[str, str] = {
     "production": "production",
     "treasury": "treasury",
     "quiet": "quiet",
+    "debt": "debt",
+    "maturity": "maturity",
 }
 # Event rules that take only tickers (any watched miner when none is given).
 TICKER_EVENTS: tuple[str, ...] = ("converts", "production", "treasury", "quiet")
@@ -79,6 +81,8 @@ def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
     """True when an event of ``kind`` with ``data`` concerns ``rule``.
 
     A ``converts`` event needs ``data["ticker"]`` when the rule names tickers.
+    A ``debt`` event (one ledger change) needs ``data["ticker"]`` when the rule names tickers; a
+    ``maturity`` event is for one threshold (``data["within_s"]``) and matches the rules of that one.
     A ``filing`` needs ``data["ticker"]`` and ``data["kind"]``, and ``data["amount_usd"]`` when the
     rule has a minimum: a filing of unknown amount does not match ``>= 500M``. ``curtail`` is a
     threshold in disguise (rules.evaluate.effective_threshold_rule) and ``digest`` is scheduled
@@ -89,6 +93,10 @@ def match_event(rule: EventRule, kind: str, data: Mapping[str, Any]) -> bool:
         return False
     if rule.event in TICKER_EVENTS:  # converts, and the miner book's production/treasury/quiet
         return not rule.tickers or str(data.get("ticker") or "").upper() in rule.tickers
+    if rule.event in ("debt", "maturity"):  # a ledger change; a maturity or put date coming up
+        if rule.tickers and str(data.get("ticker") or "").upper() not in rule.tickers:
+            return False
+        return rule.event == "debt" or data.get("within_s") == rule.within_s
     if rule.event != "filings":
         return True
     filing_kind = str(data.get("kind") or "other").lower()

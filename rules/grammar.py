@@ -4,6 +4,7 @@
     METRIC rises|drops N% in DURATION [every DURATION]
     retarget | curtail | digest HH:MM | filings [TICKER...] [KIND...] [>= AMOUNT] | converts [TICKER...]
     4cp | ercot.grid | curtail tomorrow
+    debt [TICKER...] | maturity [TICKER...] < DURATION
 
 A leading ``!`` marks the rule severe (it passes quiet hours). :func:`parse_rule` raises only
 :class:`RuleError`, whose text is a chat reply naming the problem, with a correct example and
@@ -42,7 +43,7 @@ MIN_REPEAT_S = 300
 
 EVENT_NAMES: tuple[str, ...] = (
     "retarget", "filings", "curtail", "digest", "converts", "4cp", "ercot.grid",
-    "production", "treasury", "quiet",
+    "production", "treasury", "quiet", "debt", "maturity",
 )  # fmt: skip
 _EVENT_ALIASES = {
     "retarget": "retarget",
@@ -64,6 +65,10 @@ _EVENT_ALIASES = {
     "production": "production",
     "treasury": "treasury",
     "quiet": "quiet",
+    "debt": "debt",
+    "ledger": "debt",
+    "maturity": "maturity",
+    "maturities": "maturity",
 }
 # Short names people type for metrics.
 METRIC_ALIASES = {
@@ -213,6 +218,8 @@ def format_rule(rule: Rule) -> str:
     parts.extend(rule.kinds)
     if rule.min_usd is not None:
         parts.append(f">= {_format_usd(rule.min_usd)}")
+    if rule.within_s is not None:
+        parts.append(f"< {format_duration(rule.within_s)}")
     return bang + " ".join(parts)
 
 
@@ -519,6 +526,8 @@ def _parse_event(event: str, rest: Sequence[str], severe: bool) -> EventRule:
         return EventRule("digest", at=_parse_digest_time(rest), severe=severe)
     if event in ("converts", "production", "treasury", "quiet"):
         return _parse_converts(rest, severe, event)
+    if event in ("debt", "maturity"):
+        return _parse_ledger_rule(event, rest, severe)
     return _parse_filings(rest, severe)
 
 
@@ -540,6 +549,53 @@ def _parse_converts(rest: Sequence[str], severe: bool, event: str = "converts") 
         if ticker.upper() not in tickers:
             tickers.append(ticker.upper())
     return EventRule(event, tuple(tickers), severe=severe)  # type: ignore[arg-type]
+
+
+MAX_MATURITY_S = 5 * 365 * 86400
+
+
+def _ledger_ticker(event: str, tok: str, example: str) -> str:
+    m = _TICKER.match(tok)
+    ticker = m.group(1).lower() if m else ""
+    if ticker not in STOCK_TICKERS:
+        close = difflib.get_close_matches(ticker or tok.lower(), STOCK_TICKERS, n=3, cutoff=0.6)
+        raise RuleError(
+            f"{tok!r} is not a watched miner: {event} takes tickers of "
+            f"{', '.join(t.upper() for t in STOCK_TICKERS)}.",
+            example,
+            [f"{event} {c.upper()}" for c in close],
+        )
+    return ticker.upper()
+
+
+def _parse_ledger_rule(event: str, rest: Sequence[str], severe: bool) -> EventRule:
+    """``debt [TICKER...]``: every change to a watched miner's debt ledger; ``maturity [TICKER...]
+    < 180d``: a tranche's maturity or holder put date comes within that many days."""
+    example = "/alert debt MARA RIOT" if event == "debt" else "/alert maturity < 180d"
+    tickers: list[str] = []
+    within_s: int | None = None
+    i = 0
+    while i < len(rest):
+        tok = rest[i]
+        i += 1
+        if event == "maturity" and tok.lower() in ("<", "<=", "within", "in", "under", "below"):
+            if within_s is not None:
+                raise RuleError("Give the number of days once.", example)
+            raw, i = _take_arg(rest, i, tok, example)
+            if raw.isdigit():
+                raw += "d"
+            within_s = _duration("within", raw, example)
+            if within_s % 86400 or within_s > MAX_MATURITY_S:
+                raise RuleError(f"Say how many days, from 1d to {MAX_MATURITY_S // 86400}d.", example)
+            continue
+        if tok.lower() in ("<", "<=", ">", ">=", "=", "above", "over"):
+            raise RuleError(f"{event} takes tickers only, not {tok!r}.", example)
+        ticker = _ledger_ticker(event, tok, example)
+        if ticker not in tickers:
+            tickers.append(ticker)
+    if event == "maturity" and within_s is None:
+        raise RuleError("Say how close a maturity or put date must come, like '< 180d'.", example)
+    return EventRule(event, tuple(tickers), severe=severe, within_s=within_s)  # type: ignore[arg-type]
 
 
 def _parse_digest_time(rest: Sequence[str]) -> str:

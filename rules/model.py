@@ -66,12 +66,15 @@ class EventRule:
         "production",
         "treasury",
         "quiet",
+        "debt",
+        "maturity",
     ]
-    tickers: tuple[str, ...] = ()  # filings, converts: upper-case tickers, empty = any
+    tickers: tuple[str, ...] = ()  # filings, converts, debt, maturity: upper-case tickers, empty = any
     kinds: tuple[str, ...] = ()  # filings: canonical kinds (rules.events.ALL_KINDS), empty = financing kinds
     min_usd: float | None = None  # filings: minimum amount
     at: str | None = None  # digest: "HH:MM" local time of the chat
     severe: bool = False
+    within_s: int | None = None  # maturity: a maturity or put date this close (seconds)
 
 
 Rule = ThresholdRule | ChangeRule | EventRule

@@ -147,3 +147,26 @@ def _comparable(state: str) -> str:
         t.pop("sources", None)
         t.pop("cited", None)
     return json.dumps(data, sort_keys=True)
+
+
+def unapplied_filings(db: Database, since: datetime) -> list[dict[str, Any]]:
+    """Filing and report events recorded since ``since`` whose accession the ledger has not recorded
+    (applied or skipped): the documents the live ledger still has to read, oldest first."""
+    rows = db.query(
+        "SELECT e.key, e.kind, e.at, e.data FROM events e WHERE e.kind IN ('filing', 'report') "
+        "AND e.recorded_at >= ? AND NOT EXISTS (SELECT 1 FROM ledger_documents d "
+        "WHERE d.doc_key = json_extract(e.data, '$.accession')) ORDER BY e.at, e.key",
+        [iso(since)],
+    )
+    return [{**r, "data": json.loads(r["data"])} for r in rows]
+
+
+def recorded_doc_keys(db: Database, ticker: str) -> set[str]:
+    """Accessions (or hashes) of a ticker's documents already applied or skipped."""
+    rows = db.execute("SELECT doc_key FROM ledger_documents WHERE ticker = ?", [ticker]).fetchall()
+    return {r[0] for r in rows}
+
+
+def load_ledgers(db: Database, tickers: list[str]) -> dict[str, Ledger | None]:
+    """The stored ledger of each ticker (None where there is none yet)."""
+    return {t: load_ledger(db, t) for t in tickers}

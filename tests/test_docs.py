@@ -50,7 +50,7 @@ def test_every_command_is_in_the_readme(tmp_path):
 
 
 def test_every_metric_is_in_the_readme():
-    per_ticker = ("stock", *EQUITY_FAMILIES, *PRODUCTION_FAMILIES)
+    per_ticker = ("stock", "debt", *EQUITY_FAMILIES, *PRODUCTION_FAMILIES)
     prefixes = tuple(f"{f}." for f in ("power", "dam", *per_ticker))
     families = {name.split(".")[0] if name.startswith(prefixes) else name for name in CATALOGUE}
     families_with_points = ("power", "dam", *per_ticker)

@@ -32,6 +32,7 @@ SOURCE_NAMES = {
     "yahoo": "Yahoo Finance",
     "finnhub": "Finnhub",
     "nasdaq": "Nasdaq",
+    "sec-filings": "SEC filings",  # debt.<ticker>: the miners' own filings (issue 14)
 }
 
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
@@ -174,4 +175,8 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
             "treasury": pm.treasury_message,
             "quiet": pm.quiet_message,
         }[kind](data)
+    if kind in ("debt", "maturity"):
+        from bot.delivery.ledger_messages import debt_message, maturity_message  # it imports this module
+
+        return debt_message(data, links) if kind == "debt" else maturity_message(data, links)
     return truncate(f"<b>{escape(kind)}</b>\n{escape(str(dict(data)))}")

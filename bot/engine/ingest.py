@@ -16,6 +16,7 @@ from bot.engine import equity, production
 from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
 from bot.engine.routing import queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
+from rules.catalogue import held_until_next_filing
 from rules.data import Event, Observation
 from rules.events import match_event
 from rules.isos import ISO_HUBS
@@ -26,7 +27,8 @@ from storage import events, keys, observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollResult
 
-# Event kinds as watchers (and the engine, for converts) emit them -> the rule word users write.
+# Event kinds as watchers (and the engine, for converts and the debt ledger) emit them -> the rule
+# word users write.
 EVENT_RULES = {
     "retarget": "retarget",
     "filing": "filings",
@@ -37,6 +39,8 @@ EVENT_RULES = {
     "production": "production",
     "treasury": "treasury",
     "quiet": "quiet",
+    "debt": "debt",
+    "maturity": "maturity",
 }
 
 
@@ -175,6 +179,8 @@ def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
                 # and a miner that stops reporting is the ``quiet`` rule's news, not "no data"
                 continue
             _, at, source = last
+            if held_until_next_filing(metric):
+                continue  # debt.<ticker> holds until the next filing: never "no data"
             # A stock (and what is derived from it) only moves in the session: its age is trading
             # time, so a Friday close is not "no data" all weekend.
             if equity.is_market_metric(metric):

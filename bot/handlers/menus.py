@@ -30,11 +30,12 @@ _COMMANDS = {
     "dam": "ERCOT day-ahead: hours to curtail tomorrow",
     "miner": "a miner's production, treasury and AI/HPC card, e.g. MARA",
     "miners": "league table of the miners, e.g. held",
+    "debt": "miners' debt from their filings, e.g. MARA",
     "help": "all commands with examples",
 }
 PRIVATE_MENU = [BotCommand(name, text) for name, text in _COMMANDS.items()]
 GROUP_ADMIN_MENU = PRIVATE_MENU
-_READ_ONLY = ("alerts", "status", "chart", "filings", "stock", "miner", "miners", "help")
+_READ_ONLY = ("alerts", "status", "chart", "filings", "stock", "debt", "miner", "miners", "help")
 GROUP_MENU = [BotCommand(n, _COMMANDS[n]) for n in _READ_ONLY]
 MENUS = (
     (PRIVATE_MENU, BotCommandScopeAllPrivateChats()),

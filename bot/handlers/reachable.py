@@ -13,7 +13,7 @@ from bot.settings import Settings
 from rules.catalogue import lookup
 from rules.model import EventRule, Rule
 
-_WATCHERS = ("network", "power", "filings", "quotes")
+_WATCHERS = ("network", "power", "filings", "quotes", "ledger")
 _OFF = "{what} {verb} not watched on this bot ([watchers.{key}] is off)"
 
 
@@ -31,6 +31,21 @@ def _power(settings: Settings, point: str | None) -> str | None:
         return (
             f"{point.upper()} is not among the ERCOT points this bot polls ({', '.join(power.points)}), "
             "so this alert cannot fire"
+        )
+    return None
+
+
+def _ledger(settings: Settings, tickers: tuple[str, ...]) -> str | None:
+    """The debt ledger (issue 14) needs the filings watcher (it finds the filings) and is on."""
+    if not settings.watchers.filings.enabled:
+        return _OFF.format(what="SEC filings", verb="are", key="filings")
+    if not settings.watchers.ledger.enabled:
+        return _OFF.format(what="The miners' debt ledgers", verb="are", key="ledger")
+    missing = [t.upper() for t in tickers if t.upper() not in watched_tickers(settings)]
+    if missing:
+        return (
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on this bot's filings "
+            f"watch list ({', '.join(watched_tickers(settings))}), so this alert cannot fire"
         )
     return None
 
@@ -92,6 +107,8 @@ def _why(rule: Rule, settings: Settings) -> str | None:
                     f"the share price of {', '.join(missing)} is not polled on this bot "
                     f"({', '.join(quoted_tickers(settings))}), so this alert cannot fire"
                 )
+        if rule.event in ("debt", "maturity"):
+            return _ledger(settings, rule.tickers)
         return None  # digest: always
     info = lookup(rule.metric)
     scope = info.scope if info is not None else rule.metric.split(".")[0]
@@ -101,6 +118,8 @@ def _why(rule: Rule, settings: Settings) -> str | None:
         return _network_off(settings, "Hashprice")
     if scope == "power":
         return _power(settings, rule.metric.split(".")[1])
+    if scope == "debt":
+        return _ledger(settings, (rule.metric.split(".")[1],))
     if scope == "stock":
         if not settings.watchers.quotes.enabled:
             return _OFF.format(what="Share prices", verb="are", key="quotes")

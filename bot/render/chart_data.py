@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.render.charts import ChartData, ReferenceLine, Threshold
 from rules import equity
+from rules.catalogue import held_until_next_filing
 from rules.fleet import fleet_metrics
 from rules.grammar import RuleError, parse_rule
 from rules.model import ThresholdRule
@@ -59,6 +60,11 @@ def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
         ]
     else:
         points = observations.history(db, metric, since)
+        if held_until_next_filing(metric):
+            # debt.<ticker> holds until the next filing: the value in force when the window opens
+            start = observations.value_at_or_before(db, metric, since)
+            if start is not None and (not points or points[0][0] > since):
+                points = [(since, start), *points]
     return ChartData(
         metric,
         points,

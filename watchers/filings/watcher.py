@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,13 +95,19 @@ class FilingsWatcher:
 
     id = "filings"
 
-    def __init__(self, cfg: FilingsWatcherConfig, source: EdgarSourceConfig) -> None:
+    def __init__(
+        self, cfg: FilingsWatcherConfig, source: EdgarSourceConfig, *, report_forms: Sequence[str] = ()
+    ) -> None:
         if cfg.enabled:
             require_user_agent(source)
         self.cfg = cfg
         self.source = source
         self.tickers = [t.strip().upper() for t in cfg.tickers if t.strip()]
         self.forms = list(cfg.forms)
+        # Periodic reports followed for the debt ledger (issue 14): reported as ``report`` events
+        # (no document fetched here, nothing announced to ``filings`` rules); the engine reads them.
+        self.report_forms = [f for f in report_forms if not form_matches(f, self.forms)]
+        self.all_forms = [*self.forms, *self.report_forms]
 
     # -- tickers ------------------------------------------------------------------------------
 
@@ -190,7 +196,7 @@ class FilingsWatcher:
                 covered = since is not None and since >= ctx.now - FEED_HORIZON
                 break
             entries = parse_feed(body)
-            found.extend(e for e in entries if e.cik in ciks and form_matches(e.form, self.forms))
+            found.extend(e for e in entries if e.cik in ciks and form_matches(e.form, self.all_forms))
             if since is not None and any(e.filed_at <= since - FEED_OVERLAP for e in entries):
                 covered = True
                 break
@@ -220,7 +226,7 @@ class FilingsWatcher:
                 result.errors[f"edgar.submissions.{cik}"] = err.message
                 complete = False
                 continue
-            found.extend(r for r in rows if form_matches(r.form, self.forms))
+            found.extend(r for r in rows if form_matches(r.form, self.all_forms))
         return found, complete
 
     # -- describing ---------------------------------------------------------------------------
@@ -259,6 +265,23 @@ class FilingsWatcher:
             data["operations"] = operations  # the miner book's figures (issue 19)
         return Event(kind="filing", key=f"filing:{ref.accession}", at=ref.filed_at, source=SOURCE, data=data)
 
+    def _report_event(self, ref: FilingRef, names: Mapping[int, tuple[str, str]]) -> Event:
+        """A new periodic report (10-Q/10-K/20-F/40-F) of a watched miner: what the ledger needs to
+        fetch it. Its document is not fetched here (3-4 MB; the ledger fetches it once)."""
+        ticker, fallback_name = names.get(ref.cik, (None, str(ref.cik)))
+        data: dict[str, Any] = {
+            "accession": ref.accession,
+            "cik": ref.cik,
+            "ticker": ticker,
+            "company": ref.company or fallback_name,
+            "form": ref.form,
+            "items": list(ref.items),
+            "primary_document": ref.primary_document,
+            "url": index_url(self.source, ref),
+            "filed_at": _iso(ref.filed_at),
+        }
+        return Event(kind="report", key=f"report:{ref.accession}", at=ref.filed_at, source=SOURCE, data=data)
+
     # -- poll ---------------------------------------------------------------------------------
 
     async def poll(self, ctx: PollContext) -> PollResult:
@@ -281,6 +304,10 @@ class FilingsWatcher:
                     continue
                 if ref.filed_at < cutoff:
                     state.record(ref)  # too old to announce: record silently
+                    continue
+                if not form_matches(ref.form, self.forms):  # a periodic report, for the ledger
+                    state.record(ref)
+                    result.events.append(self._report_event(ref, names))
                     continue
                 event = await self._describe(ctx, state, ref, names, result)
                 if event is not None:

@@ -63,8 +63,10 @@ def plan(
     years: int = 3,
     cursor: Mapping[str, str] | None = None,
     pages: Sequence[Mapping[str, Any]] = (),
+    archives: str = ARCHIVES,
 ) -> Plan:
-    """The documents to fetch, oldest first. ``pages`` are fetched ``filings.files`` pages (flat columns)."""
+    """The documents to fetch, oldest first. ``pages`` are fetched ``filings.files`` pages (flat columns);
+    ``archives`` is where the documents are (``{[sources.edgar] www_url}/Archives/edgar/data``)."""
     cutoff = (now - timedelta(days=365 * years + years // 4)).date().isoformat()
     refs = list(parse_submissions(submissions))
     for page in pages:
@@ -76,7 +78,7 @@ def plan(
         if ref.accession in seen or filed < cutoff or not ref.primary_document or not relevant(ref):
             continue
         seen.add(ref.accession)
-        url = f"{ARCHIVES}/{ref.cik}/{ref.accession.replace('-', '')}/{ref.primary_document}"
+        url = f"{archives.rstrip('/')}/{ref.cik}/{ref.accession.replace('-', '')}/{ref.primary_document}"
         accepted = ref.filed_at.isoformat()
         docs.append(PlannedDocument(ref.accession, ref.cik, ref.form, filed, accepted, ref.items, url))
     docs.sort(key=lambda d: (d.accepted, d.accession))

@@ -1,0 +1,73 @@
+"""Fetching what the ledger reads from EDGAR, through the filings client and its one process-wide
+10 req/s limiter (watchers/filings/client.py). Fetch only: reading is watchers.ledger.read_document,
+storing is the engine's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+from watchers.base import SourceError
+from watchers.filings.client import edgar_get
+from watchers.filings.config import SOURCE, EdgarSourceConfig
+from watchers.filings.parse import parse_index
+
+
+def archive_folder(source: EdgarSourceConfig, cik: int, accession: str) -> str:
+    return f"{source.www_url.rstrip('/')}/Archives/edgar/data/{int(cik)}/{accession.replace('-', '')}"
+
+
+def index_url(source: EdgarSourceConfig, cik: int, accession: str) -> str:
+    return f"{archive_folder(source, cik, accession)}/{accession}-index.htm"
+
+
+async def primary_url(
+    session: aiohttp.ClientSession,
+    source: EdgarSourceConfig,
+    *,
+    cik: int,
+    accession: str,
+    primary_document: str | None = None,
+) -> str:
+    """The primary document's URL: from the submissions' ``primaryDocument`` when known (no request),
+    else from the filing's index page."""
+    folder = archive_folder(source, cik, accession)
+    if primary_document:
+        return f"{folder}/{primary_document.rsplit('/', 1)[-1]}"
+    body = await edgar_get(session, source, index_url(source, cik, accession))
+    url, _ = parse_index(body.decode("utf-8", "replace"), folder)
+    if url is None:
+        raise SourceError(SOURCE, f"filing index of {accession} lists no documents")
+    return url
+
+
+async def document_bytes(session: aiohttp.ClientSession, source: EdgarSourceConfig, url: str) -> bytes:
+    """One document's bytes (capped by the client's size limit: a larger one is a SourceError)."""
+    return await edgar_get(session, source, url)
+
+
+async def submissions(session: aiohttp.ClientSession, source: EdgarSourceConfig, cik: int) -> dict[str, Any]:
+    """A company's submissions JSON (``filings.recent`` and the list of older pages)."""
+    return _json(
+        await edgar_get(session, source, f"{source.data_url.rstrip('/')}/submissions/CIK{cik:010d}.json")
+    )
+
+
+async def submissions_page(
+    session: aiohttp.ClientSession, source: EdgarSourceConfig, name: str
+) -> dict[str, Any]:
+    """One older page of a submissions JSON (``filings.files[].name``): flat columns."""
+    return _json(await edgar_get(session, source, f"{source.data_url.rstrip('/')}/submissions/{name}"))
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SourceError(SOURCE, "submissions answer is not JSON") from err
+    if not isinstance(data, dict):
+        raise SourceError(SOURCE, "submissions answer is not a JSON object")
+    return data
