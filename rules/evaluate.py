@@ -155,8 +155,7 @@ def evaluate(
     if isinstance(rule, ChangeRule):
         change = None if reference is None else change_pct(value, reference)
         if change is None:  # no history to compare with yet: hold the state as it is
-            held = AlertState(state.status, state.since, state.last_notified, value)
-            return Decision(Reason.NO_CHANGE, held, False)
+            return Decision(Reason.NO_CHANGE, _held(state), False)
         holds = _change_condition(rule, change, firing)
         for_s = 0
         send_resolved = DEFAULTS.send_resolved_change
@@ -183,6 +182,22 @@ def _no_data(
     return Decision(Reason.NO_CHANGE, state, False)
 
 
+def _held(state: AlertState) -> AlertState:
+    """``state`` as it is, minus a ``last_value`` an older version stored (values live in
+    observations; a state changes only when something a later evaluation or a user needs does)."""
+    if state.last_value is None:
+        return state
+    return AlertState(state.status, state.since, state.last_notified, None, state.nodata_notified)
+
+
+def _kept(state: AlertState) -> AlertState:
+    """The same state with data present: the no-data flag clears; the very object when nothing
+    changes, so callers compare cheaply and write nothing."""
+    if not state.nodata_notified and state.last_value is None:
+        return state
+    return AlertState(state.status, state.since, state.last_notified)
+
+
 def _transition(
     state: AlertState,
     holds: bool,
@@ -198,23 +213,23 @@ def _transition(
     if status is Status.FIRING:
         if not holds:
             notified = now if send_resolved else last_notified
-            return Decision(Reason.RESOLVED, AlertState(Status.OK, now, notified, value), send_resolved)
+            return Decision(Reason.RESOLVED, AlertState(Status.OK, now, notified), send_resolved)
         last = last_notified or since
         if every_s is not None and (last is None or (now - last).total_seconds() >= every_s):
-            return Decision(Reason.REPEAT, AlertState(status, since, now, value), True)
-        return Decision(Reason.STILL_FIRING, AlertState(status, since, last_notified, value), False)
+            return Decision(Reason.REPEAT, AlertState(status, since, now), True)
+        return Decision(Reason.STILL_FIRING, _kept(state), False)
 
     if not holds:
         if status is Status.PENDING:
-            return Decision(Reason.PENDING_CLEARED, AlertState(Status.OK, now, last_notified, value), False)
-        return Decision(Reason.NO_CHANGE, AlertState(status, since, last_notified, value), False)
+            return Decision(Reason.PENDING_CLEARED, AlertState(Status.OK, now, last_notified), False)
+        return Decision(Reason.NO_CHANGE, _kept(state), False)
 
     if status is Status.PENDING:
         started = since or now
         if (now - started).total_seconds() >= for_s:
-            return Decision(Reason.FIRING, AlertState(Status.FIRING, now, now, value), True)
-        return Decision(Reason.PENDING, AlertState(status, since, last_notified, value), False)
+            return Decision(Reason.FIRING, AlertState(Status.FIRING, now, now), True)
+        return Decision(Reason.PENDING, _kept(state), False)
 
     if for_s > 0:  # ok -> pending
-        return Decision(Reason.PENDING, AlertState(Status.PENDING, now, last_notified, value), False)
-    return Decision(Reason.FIRING, AlertState(Status.FIRING, now, now, value), True)
+        return Decision(Reason.PENDING, AlertState(Status.PENDING, now, last_notified), False)
+    return Decision(Reason.FIRING, AlertState(Status.FIRING, now, now), True)

@@ -147,11 +147,32 @@ def test_threshold_transitions(rule, steps, expected):
 def test_state_fields_follow_transitions():
     rule = ThresholdRule("hashprice", Op.LT, 45.0, for_s=600)
     d1 = evaluate(rule, AlertState(), 44.0, at(0))
-    assert d1.state == AlertState(Status.PENDING, since=at(0), last_value=44.0)
+    assert d1.state == AlertState(Status.PENDING, since=at(0))
     d2 = evaluate(rule, d1.state, 43.0, at(10))
-    assert d2.state == AlertState(Status.FIRING, since=at(10), last_notified=at(10), last_value=43.0)
+    assert d2.state == AlertState(Status.FIRING, since=at(10), last_notified=at(10))
     d3 = evaluate(rule, d2.state, 50.0, at(30))
-    assert d3.state == AlertState(Status.OK, since=at(30), last_notified=at(30), last_value=50.0)
+    assert d3.state == AlertState(Status.OK, since=at(30), last_notified=at(30))
+
+
+def test_a_moving_value_changes_no_state():
+    # The value history lives in observations: a state is rewritten only on a real transition,
+    # so 100,000 rules whose value moves write nothing.
+    rule = ThresholdRule("hashprice", Op.LT, 45.0)
+    ok = AlertState()
+    assert evaluate(rule, ok, 50.0, at(0)).state is ok
+    assert evaluate(rule, ok, 51.3, at(1)).state is ok
+    firing = evaluate(rule, ok, 44.0, at(2)).state
+    assert evaluate(rule, firing, 43.0, at(3)).state is firing
+    change = ChangeRule("hashprice", "rises", 5.0, 3600)
+    assert evaluate(change, ok, 50.0, at(4), reference=49.9).state is ok
+    assert evaluate(change, ok, 50.0, at(4)).state is ok  # no history yet: held as it is
+
+
+def test_a_stored_last_value_is_dropped_once():
+    # States written by older versions carry last_value; the next evaluation drops it.
+    rule = ThresholdRule("hashprice", Op.LT, 45.0)
+    old = AlertState(Status.OK, since=at(0), last_value=50.0)
+    assert evaluate(rule, old, 51.0, at(1)).state == AlertState(Status.OK, since=at(0))
 
 
 @pytest.mark.parametrize(
