@@ -21,3 +21,13 @@ def put_state(db: Database, rule_id: int, state: dict[str, Any], now: datetime) 
         {"rule_id": rule_id, "state": json.dumps(state, sort_keys=True), "updated_at": iso(now)},
         pk="rule_id",
     )
+
+
+def put_states(db: Database, states: list[tuple[int, dict[str, Any]]], now: datetime) -> int:
+    """Write many (rule id, state) at once: one executemany, for the transitions of a poll."""
+    at = iso(now)
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO alerts (rule_id, state, updated_at) VALUES (?, ?, ?)",
+        [(rule_id, json.dumps(state, sort_keys=True), at) for rule_id, state in states],
+    )
+    return len(states)

@@ -143,3 +143,68 @@ def sync_config_rules(
             )
             added += 1
     return added, removed
+
+
+# --- The engine's in-memory rule index (bot/engine/rulecache.py) reads through these. ----------
+# Rows are plain tuples: a million of them are loaded in pages, so no per-row objects here.
+# (id, chat_id, text, metric, kind, alert state JSON or None)
+JudgedRow = tuple[int, int, str, str, str, str | None]
+# (id, type, settings JSON, tz, active)
+ChatRow = tuple[int, str | None, str | None, str | None, int]
+
+_JUDGED = (
+    "SELECT rules.id, rules.chat_id, rules.text, rules.metric, rules.kind, alerts.state "
+    "FROM rules LEFT JOIN alerts ON alerts.rule_id = rules.id "
+)
+
+
+def judged_rules_page(db: Database, metric: str, after_id: int, limit: int) -> list[JudgedRow]:
+    """Threshold and change rules on ``metric`` with id > ``after_id``, oldest first, with their
+    alert state, in whatever chat (the caller skips inactive chats)."""
+    return list(
+        db.execute(
+            _JUDGED + "WHERE rules.metric = ? AND rules.kind IN ('threshold', 'change') AND rules.id > ? "
+            "ORDER BY rules.id LIMIT ?",
+            [metric, after_id, limit],
+        ).fetchall()
+    )
+
+
+def judged_rules_by_ids(db: Database, ids: list[int]) -> list[JudgedRow]:
+    """The rules among ``ids`` that still exist (any kind: the caller keeps the judged ones)."""
+    if not ids:
+        return []
+    return list(
+        db.execute(
+            _JUDGED + "WHERE rules.id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+        ).fetchall()
+    )
+
+
+def chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
+    if not ids:
+        return []
+    return list(
+        db.execute(
+            "SELECT id, type, settings, tz, active FROM chats WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        ).fetchall()
+    )
+
+
+def rule_change_seq(db: Database) -> int:
+    """The newest entry of the rule change log (migration m010): where an index starts from."""
+    row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM rule_changes").fetchone()
+    return int(row[0])
+
+
+def rule_changes_since(db: Database, seq: int) -> tuple[int, set[int], set[int]]:
+    """(newest seq, rule ids, chat ids) changed after ``seq``."""
+    rows = db.execute("SELECT seq, rule_id, chat_id FROM rule_changes WHERE seq > ?", [seq]).fetchall()
+    newest = max((r[0] for r in rows), default=seq)
+    return newest, {r[1] for r in rows if r[1] is not None}, {r[2] for r in rows if r[2] is not None}
+
+
+def prune_rule_changes(db: Database, upto: int) -> None:
+    """Forget log entries an index has applied (one process reads the log)."""
+    db.execute("DELETE FROM rule_changes WHERE seq <= ?", [upto])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -26,6 +26,9 @@ from rules.production import is_production_metric
 from storage import events, keys, observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollResult
+
+if TYPE_CHECKING:
+    from bot.engine.rulecache import Judged
 
 # Event kinds as watchers (and the engine, for converts and the debt ledger) emit them -> the rule
 # word users write.
@@ -74,8 +77,11 @@ def ingest(
     state: dict[str, Any],
     now: datetime,
     opts: IngestOptions,
+    judged: Judged | None = None,
 ) -> tuple[int, int]:
-    """Store one successful poll and queue what it triggers, atomically. Returns (new events, queued)."""
+    """Store one successful poll and queue what it triggers, atomically. Returns (new events, queued).
+    ``judged``: the decisions of the rules on the poll's metrics, made in memory off the database
+    thread; they are written here, in the same transaction as the observations they judge."""
     with db.atomic():
         observations.insert_observations(db, result.observations)
         watcher_state.save_success(db, watcher_id, state, now)
@@ -85,7 +91,11 @@ def ingest(
                 latest[obs.metric] = obs
         snapshot = {m: o.value for m, o in latest.items()}
         queued = 0
+        if judged is not None:  # evaluated in memory beforehand (bot/engine/rulecache.py): write it
+            queued += judged.write(db, now)
         for metric, obs in latest.items():
+            if judged is not None and metric in judged.metrics:
+                continue
             for row in rule_store.rules_for_metric(db, metric):
                 queued += evaluate_rule_row(db, row, obs.value, obs.source, snapshot, now, opts)
         if "hashprice" in latest:

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
+from sqlite_utils import Database
 
+from bot.engine import equity
 from bot.engine.dbworker import DbWorker
 from bot.engine.ingest import check_stale, ingest
-from bot.engine.rule_eval import IngestOptions
-from storage import watcher_state
+from bot.engine.rule_eval import IngestOptions, evaluate_rule_row
+from bot.engine.rulecache import Judged, RuleCache
+from rules.data import Observation
+from rules.market_calendar import open_seconds_between
+from storage import observations, watcher_state
+from storage import rules as rule_store
 from watchers.base import PollContext, PollResult, SourceError, Watcher
 
 logger = logging.getLogger(__name__)
@@ -32,13 +40,66 @@ class PollOutcome:
     errors: dict[str, str] = field(default_factory=dict)
     recovered: bool = False
     failing_since: datetime | None = None
+    evaluated: int = 0  # rules evaluated in memory
+    transitions: int = 0  # alert states written
+    seconds: float = 0.0  # the whole run: fetch, evaluation, write
+    db_seconds: float = 0.0  # the database thread held by the poll's write
+
+
+def newest_by_metric(result: PollResult) -> dict[str, Observation]:
+    """The newest value per metric: the one rules judge."""
+    latest: dict[str, Observation] = {}
+    for obs in result.observations:
+        if obs.metric not in latest or obs.at >= latest[obs.metric].at:
+            latest[obs.metric] = obs
+    return latest
+
+
+def _references(db: Database, metric: str, windows: set[int], now: datetime) -> dict[int, float | None]:
+    """For change rules: the metric's value each window ago, looked up once per window."""
+    return {w: observations.value_at_or_before(db, metric, now - timedelta(seconds=w)) for w in windows}
+
+
+def _stale_metrics(db: Database, now: datetime, opts: IngestOptions) -> list[tuple[str, datetime, str]]:
+    """(metric, last observed at, source) of the judged metrics whose data went stale."""
+    stale = []
+    for metric in rule_store.judged_metrics(db):
+        last = observations.latest(db, metric)
+        if last is None:
+            continue
+        _, at, source = last
+        age = open_seconds_between(at, now) if equity.is_market_metric(metric) else (now - at).total_seconds()
+        if age >= opts.stale_after_s:
+            stale.append((metric, at, source))
+    return stale
+
+
+def _stale_on_db(
+    db: Database, metrics: list[tuple[str, datetime, str]], now: datetime, opts: IngestOptions, judged: Judged
+) -> int:
+    """One transaction: the in-memory decisions on stale metrics, and the rest the classic way."""
+    queued = 0
+    with db.atomic():
+        queued += judged.write(db, now)
+        for metric, at, source in metrics:
+            if metric in judged.metrics:
+                continue
+            for row in rule_store.rules_for_metric(db, metric):
+                queued += evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
+    return queued
 
 
 class Pipeline:
-    def __init__(self, db: DbWorker, clock: Callable[[], datetime], opts: IngestOptions) -> None:
+    def __init__(
+        self, db: DbWorker, clock: Callable[[], datetime], opts: IngestOptions, *, cache: bool = True
+    ) -> None:
         self.db = db
         self.clock = clock
         self.opts = opts
+        # Rules and states of observed metrics in memory (None: every poll reads them from the db).
+        self.cache: RuleCache | None = RuleCache() if cache else None
+        # One evaluation at a time: polls of different watchers and the stale check share the cache.
+        self._engine_lock = asyncio.Lock()
         # One poll of a watcher at a time, whoever asks: APScheduler's max_instances covers only
         # its own job, not a block-driven poll started by a push source (bot/push.py).
         self._locks: dict[str, asyncio.Lock] = {}
@@ -47,9 +108,40 @@ class Pipeline:
     def lock(self, watcher_id: str) -> asyncio.Lock:
         return self._locks.setdefault(watcher_id, asyncio.Lock())
 
+    async def _load(self, metrics: list[str]) -> int:
+        """Bring the cache up to date and load the metrics it does not hold yet, a page per
+        database call (so commands interleave). Returns the change log position."""
+        assert self.cache is not None
+        seq = await self.db(self.cache.sync)
+        for metric in metrics:
+            if not self.cache.owns(metric) or metric in self.cache.loaded:
+                continue
+            after: int | None = 0
+            while after is not None:
+                after = await self.db(self.cache.load_page, metric, after)
+        return seq
+
+    async def judge(self, latest: dict[str, Observation], now: datetime) -> Judged | None:
+        """Evaluate the rules on ``latest`` in memory, off the database thread."""
+        if self.cache is None:
+            return None
+        seq = await self._load(list(latest))
+        judged = Judged(seq)
+        snapshot = {m: o.value for m, o in latest.items()}
+        for metric, obs in latest.items():
+            if not self.cache.owns(metric):
+                continue
+            windows = self.cache.change_windows(metric)
+            refs = await self.db(_references, metric, windows, now) if windows else {}
+            await self.cache.evaluate(judged, metric, obs.value, obs.source, snapshot, now, self.opts, refs)
+        return judged
+
     async def run_watcher(self, watcher: Watcher, session: aiohttp.ClientSession) -> PollOutcome:
+        started = time.perf_counter()
         async with self.lock(watcher.id):
-            return await self._run(watcher, session)
+            outcome = await self._run(watcher, session)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
 
     async def _run(self, watcher: Watcher, session: aiohttp.ClientSession) -> PollOutcome:
         now = self.clock()
@@ -67,7 +159,13 @@ class Pipeline:
             else:
                 logger.debug("watcher=%s still failing: %s", watcher.id, message)
             return PollOutcome(watcher.id, ok=False, error=message, failing_since=since)
-        new_events, queued = await self.db(ingest, watcher.id, result, state, now, self.opts)
+        async with self._engine_lock:
+            judged = await self.judge(newest_by_metric(result), now)
+            t_db = time.perf_counter()
+            new_events, queued = await self.db(ingest, watcher.id, result, state, now, self.opts, judged)
+            db_seconds = time.perf_counter() - t_db
+            if judged is not None:
+                judged.apply()  # committed: memory follows
         self.last_result[watcher.id] = result
         if was_failing is not None:
             logger.info("watcher=%s recovered (failing since %s)", watcher.id, was_failing.isoformat())
@@ -81,7 +179,29 @@ class Pipeline:
             queued=queued,
             errors=dict(result.errors),
             recovered=was_failing is not None,
+            evaluated=judged.evaluated if judged else 0,
+            transitions=judged.written if judged else 0,
+            db_seconds=db_seconds,
         )
 
     async def check_stale(self) -> int:
-        return await self.db(check_stale, self.clock(), self.opts)
+        """Rules whose metric has had no fresh value for ``stale_after`` say so once."""
+        now = self.clock()
+        if self.cache is None:
+            return await self.db(check_stale, now, self.opts)
+        async with self._engine_lock:
+            stale = await self.db(_stale_metrics, now, self.opts)
+            if not stale:
+                return 0
+            judged = Judged(await self._load([m for m, _, _ in stale]))
+            for metric, at, source in stale:
+                if self.cache.owns(metric):
+                    await self.cache.evaluate(
+                        judged, metric, None, source, {}, now, self.opts, {}, stale_since=at
+                    )
+            queued = await self.db(_stale_on_db, stale, now, self.opts, judged)
+            judged.apply()
+            return queued
+
+    def cache_stats(self) -> dict[str, Any]:
+        return {} if self.cache is None else {"rules": len(self.cache), "metrics": len(self.cache.loaded)}

@@ -1,0 +1,308 @@
+"""The rules and alert states of observed metrics, kept in memory by metric (issue 17).
+
+A poll used to read every rule on its metric from the database, evaluate it and upsert its state,
+all on the one database thread: at 100,000 rules that held the thread for 20 s and every command
+waited behind it. Here the rules of a metric are loaded once (in pages, so commands interleave),
+evaluated in the event loop in slices with the pure engine (rules/evaluate.py), and only real
+transitions go back to the database, with one executemany, in the poll's own transaction.
+
+In step with the database: triggers (migration m010_load_rule_changes) log every rule added,
+deleted or moved and every change of a chat's settings, zone, type or activity, whatever code path
+made it (/alert, /delete, presets, channel config, membership, migration). :meth:`RuleCache.sync`
+applies the log before each evaluation; the write of a poll drops what a rule deleted meanwhile
+would have written. Alert states are the database's: they are read on load and changed in memory
+only after the transaction that wrote them committed. A restart starts empty and loads again.
+
+The methods taking ``db`` run on the database thread (through DbWorker); the rest in the event
+loop. The pipeline's lock keeps the two from overlapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.delivery.messages import alert_message
+from bot.engine.routing import queue_alert
+from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz
+from rules.chat_settings import ChatSettings
+from rules.evaluate import evaluate
+from rules.model import AlertState, ChangeRule, Decision, Reason, Rule, ThresholdRule
+from storage import alerts, keys
+from storage import rules as rule_store
+from storage.rules import JudgedRow, RuleRow
+
+INITIAL = AlertState()  # shared by every rule that never left "ok": most of a million
+JUDGED_KINDS = frozenset({"threshold", "change"})
+# Metrics derived per chat (bot/engine/fleet.py) stay on their own path: never cached.
+PER_CHAT_METRICS = frozenset({"breakeven", "margin", "profit", "curtail.margin"})
+PAGE = 20_000  # rules loaded per database call
+SLICE = 4_000  # rules evaluated between two yields to the event loop
+
+
+class Entry:
+    """One judged rule: its id, chat, canonical text, parsed rule and current alert state."""
+
+    __slots__ = ("chat_id", "id", "rule", "state", "text")
+
+    def __init__(self, rule_id: int, chat_id: int, text: str, rule: Rule, state: AlertState) -> None:
+        self.id = rule_id
+        self.chat_id = chat_id
+        self.text = text
+        self.rule = rule
+        self.state = state
+
+
+@dataclass(slots=True)
+class ChatInfo:
+    type: str | None
+    settings: ChatSettings
+    active: bool
+
+
+@dataclass(slots=True)
+class Notice:
+    row: RuleRow
+    key: str
+    reason: str
+    text: str
+    severe: bool
+
+
+@dataclass
+class Judged:
+    """What evaluating some metrics decided: states to write and messages to queue. Written in the
+    poll's transaction by :meth:`write`, then applied to memory by :meth:`apply`."""
+
+    seq: int  # the change log position the evaluation saw
+    metrics: set[str] = field(default_factory=set)  # the metrics evaluated here (ingest skips them)
+    transitions: list[tuple[Entry, AlertState]] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    evaluated: int = 0
+    written: int = 0
+
+    def write(self, db: Database, now: datetime) -> int:
+        """Inside the caller's transaction: drop what rules deleted or moved since the evaluation
+        would have written, write the transitions with one executemany, queue the notices.
+        Returns how many messages it queued."""
+        _, changed, _ = rule_store.rule_changes_since(db, self.seq)
+        if changed:
+            self.transitions = [(e, s) for e, s in self.transitions if e.id not in changed]
+            self.notices = [n for n in self.notices if n.row.id not in changed]
+        self.written = alerts.put_states(db, [(e.id, s.to_dict()) for e, s in self.transitions], now)
+        return sum(queue_alert(db, n.row, n.key, n.reason, n.text, n.severe, now) for n in self.notices)
+
+    def apply(self) -> None:
+        """After the commit: memory follows what the database now holds."""
+        for entry, state in self.transitions:
+            entry.state = INITIAL if state == INITIAL else state
+
+
+class RuleCache:
+    def __init__(self, page: int = PAGE, slice_size: int = SLICE) -> None:
+        self.page = page
+        self.slice_size = slice_size
+        self.by_metric: dict[str, dict[int, Entry]] = {}
+        self.metric_of: dict[int, str] = {}
+        self.chats: dict[int, ChatInfo] = {}
+        self.loaded: set[str] = set()  # metrics whose every rule is here
+        self.seq: int | None = None
+        self._texts: dict[str, tuple[str, Rule]] = {}  # one string and one parsed rule per text
+
+    # ---- database thread ----------------------------------------------------------------------
+
+    def owns(self, metric: str) -> bool:
+        return metric not in PER_CHAT_METRICS and not metric.startswith("event:")
+
+    def sync(self, db: Database) -> int:
+        """Apply the change log; return the position evaluated against."""
+        if self.seq is None:
+            self.seq = rule_store.rule_change_seq(db)
+            return self.seq
+        newest, rule_ids, chat_ids = rule_store.rule_changes_since(db, self.seq)
+        if rule_ids:
+            found = {r[0]: r for r in rule_store.judged_rules_by_ids(db, sorted(rule_ids))}
+            for rule_id in rule_ids:
+                self._drop(rule_id)
+                row = found.get(rule_id)
+                if row is not None and row[4] in JUDGED_KINDS and row[3] in self.loaded:
+                    self._put(row)
+            self._load_chats(db, {r[1] for r in found.values()})
+        if chat_ids:
+            self._load_chats(db, chat_ids, refresh=True)
+        if newest > self.seq:
+            rule_store.prune_rule_changes(db, newest)
+        self.seq = newest
+        return newest
+
+    def load_page(self, db: Database, metric: str, after_id: int) -> int | None:
+        """Load the next page of ``metric``'s rules; the last id loaded, or None when complete."""
+        rows = rule_store.judged_rules_page(db, metric, after_id, self.page)
+        for row in rows:
+            self._put(row)
+        self._load_chats(db, {r[1] for r in rows})
+        if len(rows) < self.page:
+            self.loaded.add(metric)
+            self.by_metric.setdefault(metric, {})
+            return None
+        return rows[-1][0]
+
+    def _put(self, row: JudgedRow) -> None:
+        rule_id, chat_id, text, metric, _, state_json = row
+        shared = self._texts.get(text)
+        if shared is None:
+            shared = self._texts[text] = (text, cached_rule(text))
+        state = AlertState.from_dict(json.loads(state_json)) if state_json else INITIAL
+        entry = Entry(rule_id, chat_id, shared[0], shared[1], INITIAL if state == INITIAL else state)
+        self.by_metric.setdefault(metric, {})[rule_id] = entry
+        self.metric_of[rule_id] = metric
+
+    def _drop(self, rule_id: int) -> None:
+        metric = self.metric_of.pop(rule_id, None)
+        if metric is not None:
+            self.by_metric.get(metric, {}).pop(rule_id, None)
+
+    def _load_chats(self, db: Database, ids: set[int], *, refresh: bool = False) -> None:
+        wanted = sorted(ids if refresh else {i for i in ids if i not in self.chats})
+        if not wanted:
+            return
+        found = set()
+        for chat_id, chat_type, settings, tz, active in rule_store.chats_by_ids(db, wanted):
+            found.add(chat_id)
+            self.chats[chat_id] = ChatInfo(chat_type, ChatSettings.from_json(settings, tz), bool(active))
+        for chat_id in set(wanted) - found:
+            self.chats.pop(chat_id, None)  # deleted: its rules are skipped
+
+    # ---- event loop ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.metric_of)
+
+    async def evaluate(
+        self,
+        judged: Judged,
+        metric: str,
+        value: float | None,
+        source: str,
+        snapshot: Mapping[str, float],
+        now: datetime,
+        opts: IngestOptions,
+        references: Mapping[int, float | None],
+        *,
+        stale_since: datetime | None = None,
+    ) -> None:
+        """Evaluate every rule on ``metric`` into ``judged``, yielding to the event loop between
+        slices so commands are answered meanwhile. ``references`` maps a change rule's window
+        (seconds) to the metric's value that long ago."""
+        judged.metrics.add(metric)
+        entries = list(self.by_metric.get(metric, {}).values())
+        memo: dict[str, Decision] = {}  # rules with the same text in the initial state decide alike
+        nodata_after = opts.stale_after_s
+        chats = self.chats
+        for start in range(0, len(entries), self.slice_size):
+            for entry in entries[start : start + self.slice_size]:
+                chat = chats.get(entry.chat_id)
+                if chat is None or not chat.active:
+                    continue
+                state = entry.state
+                decision = memo.get(entry.text) if state is INITIAL else None
+                if decision is None:
+                    rule = entry.rule
+                    assert isinstance(rule, ThresholdRule | ChangeRule)
+                    reference = references.get(rule.window_s) if isinstance(rule, ChangeRule) else None
+                    decision = evaluate(
+                        rule,
+                        state,
+                        value,
+                        now,
+                        reference=reference,
+                        stale_since=stale_since,
+                        nodata_after_s=nodata_after,
+                    )
+                    if state is INITIAL:
+                        memo[entry.text] = decision
+                if decision.state is not state and decision.state != state:
+                    judged.transitions.append((entry, decision.state))
+                if decision.notify and not (decision.reason is Reason.RESOLVED and not opts.send_resolved):
+                    judged.notices.append(
+                        self._notice(
+                            entry,
+                            chat,
+                            decision,
+                            metric,
+                            value,
+                            source,
+                            snapshot,
+                            now,
+                            opts,
+                            references,
+                            stale_since,
+                        )
+                    )
+            judged.evaluated += min(self.slice_size, len(entries) - start)
+            await asyncio.sleep(0)
+
+    def change_windows(self, metric: str) -> set[int]:
+        """The windows of the change rules on ``metric`` (their references are looked up once)."""
+        return {
+            e.rule.window_s for e in self.by_metric.get(metric, {}).values() if isinstance(e.rule, ChangeRule)
+        }
+
+    @staticmethod
+    def _notice(
+        entry: Entry,
+        chat: ChatInfo,
+        decision: Decision,
+        metric: str,
+        value: float | None,
+        source: str,
+        snapshot: Mapping[str, float],
+        now: datetime,
+        opts: IngestOptions,
+        references: Mapping[int, float | None],
+        stale_since: datetime | None,
+    ) -> Notice:
+        rule = entry.rule
+        assert isinstance(rule, ThresholdRule | ChangeRule)
+        kind = "change" if isinstance(rule, ChangeRule) else "threshold"
+        row = RuleRow(
+            entry.id, entry.chat_id, entry.text, metric, kind, None, chat.type, chat.settings, decision.state
+        )
+        occurrence = {
+            Reason.FIRING: decision.state.since,
+            Reason.RESOLVED: decision.state.since,
+            Reason.NO_DATA: stale_since,
+        }.get(decision.reason, now)
+        key = keys.alert_transition(entry.id, decision.reason, occurrence or now)
+        stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
+        reference = references.get(rule.window_s) if isinstance(rule, ChangeRule) else None
+        text = alert_message(
+            rule=rule,
+            reason=decision.reason,
+            value=value,
+            snapshot=snapshot,
+            source=source,
+            links=opts.links,
+            rule_text=entry.text,
+            tz=chat_tz(row),
+            reference=reference,
+            stale_minutes=stale_minutes,
+        )
+        return Notice(row, key, str(decision.reason), text, rule.severe)
+
+
+def state_of(cache: RuleCache, rule_id: int) -> AlertState | None:
+    """The in-memory state of one rule (tests and /metrics)."""
+    metric = cache.metric_of.get(rule_id)
+    entry = cache.by_metric.get(metric, {}).get(rule_id) if metric is not None else None
+    return entry.state if entry is not None else None
+
+
+def stats(cache: RuleCache) -> dict[str, Any]:
+    return {"rules": len(cache), "metrics": len(cache.loaded), "chats": len(cache.chats)}
