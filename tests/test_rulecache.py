@@ -10,7 +10,7 @@ import pytest
 
 from bot.engine.dbworker import DbWorker
 from bot.engine.rule_eval import IngestOptions
-from bot.engine.rulecache import INITIAL, state_of
+from bot.engine.rulecache import state_of
 from bot.engine.runner import Pipeline
 from rules.data import Observation
 from rules.model import AlertState, Status
@@ -182,7 +182,7 @@ async def test_the_index_decides_as_the_database_path(env, tmp_path):
         sent = sorted((r["chat_id"], r["reason"], r["created_at"]) for r in outbox_rows(dbw))
         results.append((states, sent))
         if use_cache:
-            assert [state_of(pipeline.cache, i) for i in ids] == [s if s != INITIAL else INITIAL for s in states]
+            assert [state_of(pipeline.cache, i) for i in ids] == states
         dbw.close()
     assert results[0] == results[1]
     assert len(results[0][1]) >= 5
