@@ -23,11 +23,16 @@ def put_state(db: Database, rule_id: int, state: dict[str, Any], now: datetime) 
     )
 
 
-def put_states(db: Database, states: list[tuple[int, dict[str, Any]]], now: datetime) -> int:
-    """Write many (rule id, state) at once: one executemany, for the transitions of a poll."""
+def state_json(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True)
+
+
+def put_states(db: Database, states: list[tuple[int, str]], now: datetime) -> int:
+    """Write many (rule id, state JSON from :func:`state_json`) at once: one executemany, for
+    the transitions of a poll."""
     at = iso(now)
     db.conn.executemany(
         "INSERT OR REPLACE INTO alerts (rule_id, state, updated_at) VALUES (?, ?, ?)",
-        [(rule_id, json.dumps(state, sort_keys=True), at) for rule_id, state in states],
+        [(rule_id, state, at) for rule_id, state in states],
     )
     return len(states)

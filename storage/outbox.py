@@ -61,6 +61,23 @@ def enqueue(
     return cur.rowcount == 1
 
 
+# (key, chat_id, rule_id, reason, text, priority, status)
+OutboxRow = tuple[str, int, int | None, str, str, int, str]
+
+
+def enqueue_many(db: Database, rows: Sequence[OutboxRow], now: datetime) -> int:
+    """Queue many messages with one executemany (a poll's alerts); rows whose key exists are
+    skipped as in :func:`enqueue`. Returns how many were queued."""
+    at = iso(now)
+    before = db.conn.total_changes
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO outbox (key, chat_id, rule_id, reason, text, priority, status, attempts, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        [(*row, at, at) for row in rows],
+    )
+    return db.conn.total_changes - before
+
+
 # A pending row waits while an older row of its chat is backing off or being sent, so a chat's
 # messages keep their order ("firing" never arrives after its "resolved", even after an outage or
 # with two drains side by side).

@@ -21,22 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from bot.delivery.messages import alert_message
-from bot.engine.routing import queue_alert
-from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz
+from bot.engine.routing import delivery_status
+from bot.engine.rule_eval import IngestOptions, cached_rule
 from rules.chat_settings import ChatSettings
 from rules.evaluate import evaluate
 from rules.model import AlertState, ChangeRule, Decision, Reason, Rule, ThresholdRule
-from storage import alerts, keys
+from storage import alerts, keys, outbox
 from storage import rules as rule_store
-from storage.rules import JudgedRow, RuleRow
+from storage.rules import JudgedRow
+
+logger = logging.getLogger(__name__)
 
 INITIAL = AlertState()  # shared by every rule that never left "ok": most of a million
 JUDGED_KINDS = frozenset({"threshold", "change"})
@@ -66,41 +70,37 @@ class ChatInfo:
     active: bool
 
 
-@dataclass(slots=True)
-class Notice:
-    row: RuleRow
-    key: str
-    reason: str
-    text: str
-    severe: bool
-
-
 @dataclass
 class Judged:
-    """What evaluating some metrics decided: states to write and messages to queue. Written in the
-    poll's transaction by :meth:`write`, then applied to memory by :meth:`apply`."""
+    """What evaluating some metrics decided: states to write and messages to queue, both already
+    serialised so the database thread only runs two executemany. Written in the poll's
+    transaction by :meth:`write`, then applied to memory by :meth:`apply`."""
 
     seq: int  # the change log position the evaluation saw
     metrics: set[str] = field(default_factory=set)  # the metrics evaluated here (ingest skips them)
-    transitions: list[tuple[Entry, AlertState]] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
+    transitions: list[tuple[Entry, AlertState, str]] = field(default_factory=list)  # with its JSON
+    messages: list[outbox.OutboxRow] = field(default_factory=list)
+    dropped: int = 0  # muted or snoozed: decided, not queued
     evaluated: int = 0
     written: int = 0
 
     def write(self, db: Database, now: datetime) -> int:
         """Inside the caller's transaction: drop what rules deleted or moved since the evaluation
-        would have written, write the transitions with one executemany, queue the notices.
+        would have written, write the transitions and queue the messages, one executemany each.
         Returns how many messages it queued."""
         _, changed, _ = rule_store.rule_changes_since(db, self.seq)
         if changed:
-            self.transitions = [(e, s) for e, s in self.transitions if e.id not in changed]
-            self.notices = [n for n in self.notices if n.row.id not in changed]
-        self.written = alerts.put_states(db, [(e.id, s.to_dict()) for e, s in self.transitions], now)
-        return sum(queue_alert(db, n.row, n.key, n.reason, n.text, n.severe, now) for n in self.notices)
+            self.transitions = [t for t in self.transitions if t[0].id not in changed]
+            self.messages = [m for m in self.messages if m[2] not in changed]
+        self.written = alerts.put_states(db, [(e.id, js) for e, _, js in self.transitions], now)
+        queued = outbox.enqueue_many(db, self.messages, now)
+        if queued or self.dropped:
+            logger.info("queued %d alerts (%d dropped: muted or snoozed)", queued, self.dropped)
+        return queued
 
     def apply(self) -> None:
         """After the commit: memory follows what the database now holds."""
-        for entry, state in self.transitions:
+        for entry, state, _ in self.transitions:
             entry.state = INITIAL if state == INITIAL else state
 
 
@@ -201,8 +201,11 @@ class RuleCache:
         slices so commands are answered meanwhile. ``references`` maps a change rule's window
         (seconds) to the metric's value that long ago."""
         judged.metrics.add(metric)
+        judged.metrics.add(metric)
         entries = list(self.by_metric.get(metric, {}).values())
         memo: dict[str, Decision] = {}  # rules with the same text in the initial state decide alike
+        serialised: dict[int, str] = {}  # state JSON, once per state object (memo shares them)
+        texts: dict[tuple[str, str, Reason], str] = {}  # a message, once per text, zone and reason
         nodata_after = opts.stale_after_s
         chats = self.chats
         for start in range(0, len(entries), self.slice_size):
@@ -227,24 +230,34 @@ class RuleCache:
                     )
                     if state is INITIAL:
                         memo[entry.text] = decision
-                if decision.state is not state and decision.state != state:
-                    judged.transitions.append((entry, decision.state))
-                if decision.notify and not (decision.reason is Reason.RESOLVED and not opts.send_resolved):
-                    judged.notices.append(
-                        self._notice(
-                            entry,
-                            chat,
-                            decision,
-                            metric,
-                            value,
-                            source,
-                            snapshot,
-                            now,
-                            opts,
-                            references,
-                            stale_since,
-                        )
+                new = decision.state
+                if new is not state and new != state:
+                    js = serialised.get(id(new))
+                    if js is None:
+                        js = serialised[id(new)] = alerts.state_json(new.to_dict())
+                    judged.transitions.append((entry, new, js))
+                if not decision.notify or (decision.reason is Reason.RESOLVED and not opts.send_resolved):
+                    continue
+                status = delivery_status(chat.settings, entry.id, entry.rule.severe, now)
+                if status is None:
+                    judged.dropped += 1
+                    continue
+                text_key = (entry.text, chat.settings.tz, decision.reason)
+                text = texts.get(text_key)
+                if text is None:
+                    text = texts[text_key] = self._text(
+                        entry,
+                        chat.settings.tz,
+                        decision,
+                        value,
+                        source,
+                        snapshot,
+                        now,
+                        opts,
+                        references,
+                        stale_since,
                     )
+                judged.messages.append(self._row(entry, chat, decision, text, status, now, stale_since))
             judged.evaluated += min(self.slice_size, len(entries) - start)
             await asyncio.sleep(0)
 
@@ -255,11 +268,10 @@ class RuleCache:
         }
 
     @staticmethod
-    def _notice(
+    def _text(
         entry: Entry,
-        chat: ChatInfo,
+        tz: str | None,
         decision: Decision,
-        metric: str,
         value: float | None,
         source: str,
         snapshot: Mapping[str, float],
@@ -267,22 +279,10 @@ class RuleCache:
         opts: IngestOptions,
         references: Mapping[int, float | None],
         stale_since: datetime | None,
-    ) -> Notice:
+    ) -> str:
         rule = entry.rule
         assert isinstance(rule, ThresholdRule | ChangeRule)
-        kind = "change" if isinstance(rule, ChangeRule) else "threshold"
-        row = RuleRow(
-            entry.id, entry.chat_id, entry.text, metric, kind, None, chat.type, chat.settings, decision.state
-        )
-        occurrence = {
-            Reason.FIRING: decision.state.since,
-            Reason.RESOLVED: decision.state.since,
-            Reason.NO_DATA: stale_since,
-        }.get(decision.reason, now)
-        key = keys.alert_transition(entry.id, decision.reason, occurrence or now)
-        stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
-        reference = references.get(rule.window_s) if isinstance(rule, ChangeRule) else None
-        text = alert_message(
+        return alert_message(
             rule=rule,
             reason=decision.reason,
             value=value,
@@ -290,11 +290,39 @@ class RuleCache:
             source=source,
             links=opts.links,
             rule_text=entry.text,
-            tz=chat_tz(row),
-            reference=reference,
-            stale_minutes=stale_minutes,
+            tz=zone(tz),
+            reference=references.get(rule.window_s) if isinstance(rule, ChangeRule) else None,
+            stale_minutes=int((now - stale_since).total_seconds() // 60) if stale_since else None,
         )
-        return Notice(row, key, str(decision.reason), text, rule.severe)
+
+    @staticmethod
+    def _row(
+        entry: Entry,
+        chat: ChatInfo,
+        decision: Decision,
+        text: str,
+        status: str,
+        now: datetime,
+        stale_since: datetime | None,
+    ) -> outbox.OutboxRow:
+        """The outbox row, keyed as the database path keys it (storage/keys.py)."""
+        reason = decision.reason
+        if reason is Reason.FIRING or reason is Reason.RESOLVED:
+            occurrence = decision.state.since
+        elif reason is Reason.NO_DATA:
+            occurrence = stale_since
+        else:
+            occurrence = now
+        key = keys.alert_transition(entry.id, reason, occurrence or now)
+        return (key, entry.chat_id, entry.id, str(reason), text, outbox.priority_for(chat.type), status)
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def state_of(cache: RuleCache, rule_id: int) -> AlertState | None:
@@ -302,7 +330,3 @@ def state_of(cache: RuleCache, rule_id: int) -> AlertState | None:
     metric = cache.metric_of.get(rule_id)
     entry = cache.by_metric.get(metric, {}).get(rule_id) if metric is not None else None
     return entry.state if entry is not None else None
-
-
-def stats(cache: RuleCache) -> dict[str, Any]:
-    return {"rules": len(cache), "metrics": len(cache.loaded), "chats": len(cache.chats)}
