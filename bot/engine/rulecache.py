@@ -14,7 +14,7 @@ would have written. Alert states are the database's: they are read on load and c
 only after the transaction that wrote them committed. A restart starts empty and loads again.
 
 The methods taking ``db`` run on the database thread (through DbWorker); the rest in the event
-loop. The pipeline's lock keeps the two from overlapping.
+loop. The pipeline's lock keeps them from overlapping.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from bot.delivery.messages import alert_message
+from bot.engine.dbworker import DbWorker
 from bot.engine.routing import delivery_status
 from bot.engine.rule_eval import IngestOptions, cached_rule
 from rules.chat_settings import ChatSettings
@@ -38,7 +39,7 @@ from rules.evaluate import evaluate
 from rules.model import AlertState, ChangeRule, Decision, Reason, Rule, ThresholdRule
 from storage import alerts, keys, outbox
 from storage import rules as rule_store
-from storage.rules import JudgedRow
+from storage.rules import ChatRow, JudgedRow
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ INITIAL = AlertState()  # shared by every rule that never left "ok": most of a m
 JUDGED_KINDS = frozenset({"threshold", "change"})
 # Metrics derived per chat (bot/engine/fleet.py) stay on their own path: never cached.
 PER_CHAT_METRICS = frozenset({"breakeven", "margin", "profit", "curtail.margin"})
-PAGE = 20_000  # rules loaded per database call
-SLICE = 4_000  # rules evaluated between two yields to the event loop
+PAGE = 5_000  # rules loaded per database call (a command waits for one page at most)
+# Rules evaluated between two yields to the event loop (about 3 ms at worst): a command's reply
+# takes some dozens of loop turns (update, handler, database, HTTP), each waits one slice at most.
+SLICE = 512
 
 
 class Entry:
@@ -109,11 +112,11 @@ class RuleCache:
         self.page = page
         self.slice_size = slice_size
         self.by_metric: dict[str, dict[int, Entry]] = {}
-        self.metric_of: dict[int, str] = {}
         self.chats: dict[int, ChatInfo] = {}
         self.loaded: set[str] = set()  # metrics whose every rule is here
         self.seq: int | None = None
         self._texts: dict[str, tuple[str, Rule]] = {}  # one string and one parsed rule per text
+        self._states: dict[str, AlertState] = {}  # while loading: one object per stored state
 
     # ---- database thread ----------------------------------------------------------------------
 
@@ -141,39 +144,62 @@ class RuleCache:
         self.seq = newest
         return newest
 
-    def load_page(self, db: Database, metric: str, after_id: int) -> int | None:
-        """Load the next page of ``metric``'s rules; the last id loaded, or None when complete."""
-        rows = rule_store.judged_rules_page(db, metric, after_id, self.page)
-        for row in rows:
-            self._put(row)
-        self._load_chats(db, {r[1] for r in rows})
-        if len(rows) < self.page:
-            self.loaded.add(metric)
-            self.by_metric.setdefault(metric, {})
-            return None
-        return rows[-1][0]
+    async def load(self, call: DbWorker, metric: str) -> None:
+        """Load every rule on ``metric``: a page per database call (only the fetch runs on the
+        database thread), the objects made in the event loop in slices, so commands interleave."""
+        after = 0
+        while True:
+            rows = await call(rule_store.judged_rules_page, metric, after, self.page)
+            for start in range(0, len(rows), self.slice_size):
+                for row in rows[start : start + self.slice_size]:
+                    self._put(row)
+                await asyncio.sleep(0)
+            missing = sorted({r[1] for r in rows if r[1] not in self.chats})
+            if missing:
+                self._put_chats(missing, await call(rule_store.chats_by_ids, missing))
+            if len(rows) < self.page:
+                break
+            after = rows[-1][0]
+        self.by_metric.setdefault(metric, {})
+        self.loaded.add(metric)
+        self._states.clear()
 
     def _put(self, row: JudgedRow) -> None:
         rule_id, chat_id, text, metric, _, state_json = row
         shared = self._texts.get(text)
         if shared is None:
             shared = self._texts[text] = (text, cached_rule(text))
-        state = AlertState.from_dict(json.loads(state_json)) if state_json else INITIAL
-        entry = Entry(rule_id, chat_id, shared[0], shared[1], INITIAL if state == INITIAL else state)
+        state = INITIAL
+        if state_json:
+            # equal states (rules that resolved in the same poll) are one object: a million
+            # rules with states of their own stay small
+            known = self._states.get(state_json)
+            if known is None:
+                known = AlertState.from_dict(json.loads(state_json))
+                known = self._states[state_json] = INITIAL if known == INITIAL else known
+            state = known
+        entry = Entry(rule_id, chat_id, shared[0], shared[1], state)
         self.by_metric.setdefault(metric, {})[rule_id] = entry
-        self.metric_of[rule_id] = metric
 
     def _drop(self, rule_id: int) -> None:
-        metric = self.metric_of.pop(rule_id, None)
-        if metric is not None:
-            self.by_metric.get(metric, {}).pop(rule_id, None)
+        for entries in self.by_metric.values():  # a handful of metrics: no reverse map to keep
+            entries.pop(rule_id, None)
+
+    def entry(self, rule_id: int) -> Entry | None:
+        for entries in self.by_metric.values():
+            found = entries.get(rule_id)
+            if found is not None:
+                return found
+        return None
 
     def _load_chats(self, db: Database, ids: set[int], *, refresh: bool = False) -> None:
         wanted = sorted(ids if refresh else {i for i in ids if i not in self.chats})
-        if not wanted:
-            return
+        if wanted:
+            self._put_chats(wanted, rule_store.chats_by_ids(db, wanted))
+
+    def _put_chats(self, wanted: list[int], rows: list[ChatRow]) -> None:
         found = set()
-        for chat_id, chat_type, settings, tz, active in rule_store.chats_by_ids(db, wanted):
+        for chat_id, chat_type, settings, tz, active in rows:
             found.add(chat_id)
             self.chats[chat_id] = ChatInfo(chat_type, ChatSettings.from_json(settings, tz), bool(active))
         for chat_id in set(wanted) - found:
@@ -182,7 +208,7 @@ class RuleCache:
     # ---- event loop ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.metric_of)
+        return sum(len(entries) for entries in self.by_metric.values())
 
     async def evaluate(
         self,
@@ -327,6 +353,5 @@ def zone(name: str | None) -> ZoneInfo:
 
 def state_of(cache: RuleCache, rule_id: int) -> AlertState | None:
     """The in-memory state of one rule (tests and /metrics)."""
-    metric = cache.metric_of.get(rule_id)
-    entry = cache.by_metric.get(metric, {}).get(rule_id) if metric is not None else None
+    entry = cache.entry(rule_id)
     return entry.state if entry is not None else None

@@ -116,9 +116,7 @@ class Pipeline:
         for metric in metrics:
             if not self.cache.owns(metric) or metric in self.cache.loaded:
                 continue
-            after: int | None = 0
-            while after is not None:
-                after = await self.db(self.cache.load_page, metric, after)
+            await self.cache.load(self.db, metric)
         return seq
 
     async def judge(self, latest: dict[str, Observation], now: datetime) -> Judged | None:
