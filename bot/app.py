@@ -31,6 +31,7 @@ from bot.handlers.debt import register as register_debt
 from bot.handlers.errors import error_handler
 from bot.handlers.menus import register_menus
 from bot.handlers.presets import register as register_presets
+from bot.handlers.updates import PerChatUpdates
 from bot.jobs import schedule_jobs
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
 from bot.ops import http as ops_http
@@ -131,6 +132,8 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
         .base_file_url(svc.settings.telegram.base_file_url)
         # Telegram's limits with priorities: replies never wait behind a broadcast (bot/pacer.py).
         .rate_limiter(Pacer())
+        # Chats side by side, each in order: a reply waiting for its group's window holds no one else.
+        .concurrent_updates(PerChatUpdates())
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -1,21 +1,26 @@
-"""Telegram's limits, with priorities: a python-telegram-bot ``BaseRateLimiter``.
+"""Telegram's limits, with priorities: one dispatcher for every send (a python-telegram-bot
+``BaseRateLimiter``).
 
 Why not ``AIORateLimiter`` as is: it puts every request behind one shared leaky bucket, so a
-reply to ``/status`` waits behind thousands of queued alerts (python-telegram-bot #3689), a
-``RetryAfter`` stalls everything, and a gather-style broadcast overshoots into 429s. Here:
+reply to ``/status`` waits behind thousands of queued alerts (python-telegram-bot #3689), and a
+gather-style broadcast overshoots into 429s. Why not "replies go at once" either (this module's
+first version): 300 users commanding in the same second then drew hundreds of 429s and most of
+them got no answer (issue 17). Here every request that sends something (messages, photos, edits,
+callback answers, pins; :func:`paced`) waits its turn at one dispatcher:
 
-* Bulk requests (the outbox's sends: ``rate_limit_args={"bulk": True, "priority": p}``) are
-  released one by one by a dispatcher, evenly spaced (``1 / bulk_per_s`` apart, so network
-  jitter cannot bunch a burst into one of Telegram's 1-second windows) and at most ``bulk_per_s``
-  in any 1-second window (the window counts every request, replies included), at most one
-  per ``chat_spacing_s`` to the same chat, at most ``group_per_min`` per minute to a group or
-  channel, lowest priority value first (private alerts before group and channel posts), first
-  come first served within a priority. A chat that must wait never holds the others. A
-  ``RetryAfter`` pauses bulk for the time Telegram asked.
-* Everything else (command replies, callback answers, chart uploads) goes at once: it never
-  waits behind a broadcast. It is counted in the window, so bulk yields to it.
+* released one by one, evenly spaced (``1 / bulk_per_s`` apart, so network jitter cannot bunch a
+  burst into one of Telegram's 1-second windows) and at most ``bulk_per_s`` in any 1-second
+  window, at most one per ``chat_spacing_s`` to the same chat, at most ``group_per_min`` per
+  minute to a group or channel;
+* lowest priority value first: replies (:data:`REPLY_PRIORITY`) before private alerts, those
+  before group and channel posts; first come first served within a priority. A chat that must
+  wait never holds the others, so a reply is out within one slot (~35 ms) even mid-broadcast;
+* a ``RetryAfter`` pauses everything for the time Telegram asked; a reply is then sent again (up
+  to ``retries`` times) and only then raised; an outbox send is raised at once, and its drain
+  retries the same row, durably, when Telegram said (bot/delivery/drain.py).
 
-The scheduling decision is the pure function :func:`pick`; the limiter only keeps the clock.
+The outbox's sends pass ``rate_limit_args={"bulk": True, "priority": p}``. The scheduling decision
+is the pure function :func:`pick`; the limiter only keeps the clock.
 """
 
 from __future__ import annotations
@@ -42,11 +47,24 @@ ChatKey = int | str
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    bulk_per_s: float = 29.0  # Telegram: ~30 messages/s in total; one left for replies
+    bulk_per_s: float = 29.0  # Telegram: ~30 messages/s in total (a little margin for jitter)
     chat_spacing_s: float = 1.05  # Telegram: ~1 message/s per chat (a little margin for jitter)
     group_per_min: int = 20  # Telegram: 20 messages/minute to the same group or channel
     group_window_s: float = 61.0  # the minute, with a second of margin
     paid_per_s: float = 1000.0  # allow_paid_broadcast: up to 1,000 messages/s
+    retries: int = 3  # a request Telegram answered with 429 is sent again this many times
+
+
+MAX_WAIT_S = 1.0  # the pump looks again at least this often (completions wake it sooner)
+REPLY_PRIORITY = -1  # replies, callback answers, charts: before every queued alert
+_PACED_OTHER = frozenset(
+    {"pinChatMessage", "unpinChatMessage", "deleteMessage", "stopPoll", "setMessageReaction"}
+)
+
+
+def paced(endpoint: str) -> bool:
+    """Requests that put something in a chat (and count against Telegram's limits)."""
+    return endpoint.startswith(("send", "edit", "copy", "forward", "answer")) or endpoint in _PACED_OTHER
 
 
 def is_group(chat: ChatKey) -> bool:
@@ -56,25 +74,49 @@ def is_group(chat: ChatKey) -> bool:
 
 @dataclass(slots=True)
 class PaceState:
-    """What the dispatcher remembers: recent sends overall, per chat and per group."""
+    """What the dispatcher remembers: sends in flight, and sends completed recently overall, per
+    chat and per group.
 
-    window: deque[float] = field(default_factory=deque)  # send times in the last second
-    last_bulk: float = float("-inf")  # when the dispatcher last released a bulk send
-    last_chat_send: dict[ChatKey, float] = field(default_factory=dict)
+    Sends are counted from their release until a second after their COMPLETION: Telegram counts a
+    request when it arrives, which is somewhere between the two, so "in flight + completed in the
+    last second" is never less than what Telegram counts, however late the event loop gets a
+    released request onto the wire (a busy loop once bunched 31 arrivals into one second)."""
+
+    window: deque[float] = field(default_factory=deque)  # completion times in the last second
+    last_bulk: float = float("-inf")  # the slot of the last release (the even-spacing timeline)
+    last_chat_send: dict[ChatKey, float] = field(default_factory=dict)  # last completion per chat
     group_sends: dict[ChatKey, deque[float]] = field(default_factory=dict)
     paused_until: float = 0.0
+    inflight: int = 0
+    inflight_chat: dict[ChatKey, int] = field(default_factory=dict)
 
     def purge(self, now: float) -> None:
         while self.window and now - self.window[0] >= 1.0:
             self.window.popleft()
 
-    def record(self, chat: ChatKey | None, now: float, limits: Limits, *, gap: float | None = None) -> None:
-        """Count a send. ``gap`` is given for bulk releases: they follow a fixed timeline
-        (previous slot + gap), so the ~1 ms the event loop adds to each wake-up does not
-        accumulate into a lower rate; after an idle spell the timeline restarts near ``now``."""
+    def release(self, chat: ChatKey | None, now: float, gap: float) -> None:
+        """A send leaves the queue. Releases follow a fixed timeline (previous slot + gap), so the
+        ~1 ms the event loop adds to each wake-up does not accumulate into a lower rate; after an
+        idle spell the timeline restarts near ``now``."""
+        self.last_bulk = max(self.last_bulk + gap, now - gap / 2)
+        self.inflight += 1
+        if chat is not None:
+            self.inflight_chat[chat] = self.inflight_chat.get(chat, 0) + 1
+
+    def complete(self, chat: ChatKey | None, now: float, limits: Limits) -> None:
+        """A released send got its answer (or failed): from now it counts as completed."""
+        self.inflight = max(0, self.inflight - 1)
+        if chat is not None:
+            left = self.inflight_chat.get(chat, 0) - 1
+            if left > 0:
+                self.inflight_chat[chat] = left
+            else:
+                self.inflight_chat.pop(chat, None)
+        self.record(chat, now, limits)
+
+    def record(self, chat: ChatKey | None, now: float, limits: Limits) -> None:
+        """Count a completed send."""
         self.window.append(now)
-        if gap is not None:
-            self.last_bulk = max(self.last_bulk + gap, now - gap / 2)
         if chat is None:
             return
         self.last_chat_send[chat] = now
@@ -88,6 +130,8 @@ class PaceState:
             self.last_chat_send = {c: t for c, t in self.last_chat_send.items() if t > cutoff}
 
     def chat_ready_at(self, chat: ChatKey, limits: Limits) -> float:
+        if self.inflight_chat.get(chat):
+            return float("inf")  # its previous send is not answered yet: woken on completion
         ready = self.last_chat_send.get(chat, float("-inf")) + limits.chat_spacing_s
         if is_group(chat):
             sends = self.group_sends.get(chat)
@@ -118,8 +162,12 @@ def pick(waiters: list[Waiter], state: PaceState, now: float, limits: Limits) ->
         if gap > 0:
             wait = min(wait, gap)
             continue
-        if len(state.window) >= cap:
-            wait = min(wait, state.window[-int(cap)] + 1.0 - now if cap >= 1 else 1.0)
+        if len(state.window) + state.inflight >= cap:
+            must_expire = len(state.window) + state.inflight - int(cap) + 1
+            if 0 < must_expire <= len(state.window):
+                wait = min(wait, state.window[must_expire - 1] + 1.0 - now)
+            else:
+                wait = min(wait, MAX_WAIT_S)  # only sends in flight: woken when one completes
             continue
         if w.chat is not None:
             ready = state.chat_ready_at(w.chat, limits)
@@ -127,6 +175,8 @@ def pick(waiters: list[Waiter], state: PaceState, now: float, limits: Limits) ->
                 wait = min(wait, ready - now)
                 continue
         return w, 0.0
+    if wait == float("inf"):  # only sends in flight hold the rest: a completion wakes the pump
+        wait = MAX_WAIT_S
     return None, max(wait, 0.001)
 
 
@@ -139,6 +189,7 @@ class Pacer(BaseRateLimiter[JSONDict]):
         self._seq = itertools.count()
         self._wake: asyncio.Event | None = None
         self._pump: asyncio.Task[None] | None = None
+        self.retry_afters = 0  # 429s received (for tests, /metrics and benchmarks)
 
     async def initialize(self) -> None:
         # PTB initialises the bot twice (Application and Updater) and calls this before its own
@@ -194,7 +245,7 @@ class Pacer(BaseRateLimiter[JSONDict]):
                 continue
             self._remove(waiter)
             cap = self.limits.paid_per_s if waiter.paid else self.limits.bulk_per_s
-            self.state.record(waiter.chat, now, self.limits, gap=1.0 / cap)
+            self.state.release(waiter.chat, now, gap=1.0 / cap)
             if waiter.future is not None and not waiter.future.done():
                 waiter.future.set_result(None)
 
@@ -204,27 +255,33 @@ class Pacer(BaseRateLimiter[JSONDict]):
         if not queue:
             del self._waiters[waiter.priority]
 
-    async def _acquire(self, chat: ChatKey | None, priority: int, paid: bool) -> None:
-        if self._wake is None:  # not initialised (used outside an Application): no pacing
-            return
+    async def _acquire(self, chat: ChatKey | None, priority: int, paid: bool) -> bool:
+        """Wait for this send's turn; False when nothing is paced (no pump: outside an app)."""
+        if self._wake is None:
+            return False
         waiter = Waiter(priority, next(self._seq), chat, paid, asyncio.get_running_loop().create_future())
         self._waiters.setdefault(priority, []).append(waiter)
         self._wake.set()
         try:
             assert waiter.future is not None
             await waiter.future
+            return True
         except asyncio.CancelledError:
             if waiter.priority in self._waiters and waiter in self._waiters[waiter.priority]:
                 self._remove(waiter)
+            elif waiter.future is not None and waiter.future.done() and not waiter.future.cancelled():
+                self.state.complete(chat, self.clock(), self.limits)  # released, never sent
             raise
 
-    def _pause(self, exc: RetryAfter) -> None:
+    def _pause(self, exc: RetryAfter) -> float:
         ra = exc.retry_after
         seconds = ra.total_seconds() if isinstance(ra, timedelta) else float(ra)
         self.state.paused_until = max(self.state.paused_until, self.clock() + seconds + 0.1)
-        logger.warning("telegram asked to slow down: bulk paused for %.1fs", seconds)
+        self.retry_afters += 1
+        logger.warning("telegram asked to slow down: every send paused for %.1fs", seconds)
         if self._wake is not None:
             self._wake.set()
+        return seconds
 
     async def process_request(
         self,
@@ -235,17 +292,29 @@ class Pacer(BaseRateLimiter[JSONDict]):
         data: dict[str, Any],
         rate_limit_args: JSONDict | None,
     ) -> bool | JSONDict | list[JSONDict]:
-        chat = _chat_key(data.get("chat_id"))
-        if rate_limit_args and rate_limit_args.get("bulk"):
-            paid = bool(data.get("allow_paid_broadcast"))
-            await self._acquire(chat, int(rate_limit_args.get("priority", 0)), paid)
-        elif endpoint not in ("getUpdates", "getMe", "deleteWebhook"):
-            self.state.record(chat, self.clock(), self.limits)  # replies count, never wait
-        try:
+        if not paced(endpoint):  # getUpdates, getMe, getChat...: nothing is sent to a chat
             return await callback(*args, **kwargs)
-        except RetryAfter as exc:
-            self._pause(exc)
-            raise
+        chat = _chat_key(data.get("chat_id"))
+        bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
+        priority = int(rate_limit_args.get("priority", 0)) if bulk and rate_limit_args else REPLY_PRIORITY
+        paid = bool(data.get("allow_paid_broadcast"))
+        attempt = 0
+        while True:
+            released = await self._acquire(chat, priority, paid)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self._pause(exc)  # everyone waits
+                attempt += 1
+                # An outbox row is retried by its drain, durably, when Telegram said; anything
+                # else (a reply) goes again here, once the pause is over.
+                if bulk or attempt > self.limits.retries or self._wake is None:
+                    raise
+            finally:
+                if released:
+                    self.state.complete(chat, self.clock(), self.limits)
+                    if self._wake is not None:
+                        self._wake.set()
 
 
 def _chat_key(chat_id: object) -> ChatKey | None:

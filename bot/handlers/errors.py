@@ -6,6 +6,7 @@ import logging
 from html import escape
 
 from telegram import Update
+from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 
 logger = logging.getLogger(__name__)
@@ -13,6 +14,11 @@ logger = logging.getLogger(__name__)
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The one error path: log with the traceback; tell the user something went wrong."""
+    if isinstance(context.error, RetryAfter):
+        # Telegram's window is full (the pacer already paused and retried): a message saying so
+        # would go into the same full window. Log only.
+        logger.warning("reply dropped after repeated 429s: %s", context.error)
+        return
     logger.error("unhandled error: %s", context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
