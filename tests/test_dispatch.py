@@ -141,8 +141,8 @@ def test_sends_in_flight_count_until_answered():
     w = [Waiter(priority=0, seq=0, chat=1, paid=False)]
     assert pick(w, state, 10.0, L)[0] is w[0]  # 28 answered in the last second: one more may go
     state.release(2, 10.0, gap=0.0)
-    chosen, wait = pick(w, state, 10.0, L)
-    assert chosen is None and wait == pytest.approx(0.5)  # 28 + 1 in flight: wait for the oldest
+    chosen, wait = pick(w, state, 10.1, L)  # past the even spacing after that release
+    assert chosen is None and wait == pytest.approx(0.4)  # 28 + 1 in flight: wait for the oldest
     # a chat whose last send is not answered yet waits for the answer, then for its spacing
     state = PaceState()
     state.release(7, 10.0, gap=1 / 29)
