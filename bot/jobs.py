@@ -48,8 +48,19 @@ async def run_watch(svc: Services, bot_data: dict[Any, Any], scheduled: Schedule
             outcome.queued += await follow_filings(svc)  # the debt ledger, right after the filings poll
         except Exception:  # the ledger never stops the filings job; what is unread is retried next poll
             logger.exception("ledger: reading new filings failed")
+    metrics = ops_http.app_metrics(bot_data)
+    if metrics.observe_duration(outcome.watcher_id, outcome.seconds, outcome.db_seconds, scheduled.every_s):
+        logger.warning(
+            "watcher=%s poll took %.1f s, longer than its %d s interval: the runs it overlapped are "
+            "skipped (%d rules evaluated, database held %.2f s)",
+            outcome.watcher_id,
+            outcome.seconds,
+            scheduled.every_s,
+            outcome.evaluated,
+            outcome.db_seconds,
+        )
     # Metrics, and the admins hear of a failing source once (and of its recovery once).
-    notices = await health.after_poll(svc, ops_http.app_metrics(bot_data), outcome)
+    notices = await health.after_poll(svc, metrics, outcome)
     if (outcome.queued or notices) and svc.notifier is not None:
         await svc.notifier.drain()  # do not wait for the next drain tick: alerts go out in seconds
     return outcome

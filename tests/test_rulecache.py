@@ -186,3 +186,47 @@ async def test_the_index_decides_as_the_database_path(env, tmp_path):
         dbw.close()
     assert results[0] == results[1]
     assert len(results[0][1]) >= 5
+
+
+async def test_a_poll_longer_than_its_interval_is_logged_and_counted(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from bot.jobs import watch_job
+    from bot.ops.http import app_metrics
+    from bot.services import ScheduledWatcher
+    from tests.fake_telegram import FakeTelegram
+    from tests.harness import FakeClock, bot_settings, running_bot
+
+    tg = FakeTelegram()
+    await tg.start()
+    try:
+        settings = bot_settings(tmp_path, tg, {"watchers.network": {"enabled": False}})
+        clock = FakeClock()
+        async with running_bot(settings, clock) as (app, _svc):
+            # every_s=0: any poll at all outlasts it (no timing involved)
+            ctx = SimpleNamespace(
+                bot_data=app.bot_data,
+                job=SimpleNamespace(data=ScheduledWatcher(ValueWatcher(Clock()), every_s=0)),
+            )
+            await watch_job(ctx)
+            rendered = app_metrics(app.bot_data).render().decode()
+    finally:
+        await tg.stop()
+    assert 'minerwatch_poll_overruns_total{watcher="net"} 1.0' in rendered
+    assert 'minerwatch_poll_seconds{watcher="net"}' in rendered
+    assert any("longer than its 0 s interval" in r.getMessage() for r in caplog.records)
+
+
+def test_the_observations_keep_one_index_for_metric_and_time(tmp_path):
+    db = open_db(tmp_path / "db.sqlite")
+    columns = sorted(tuple(i.columns) for i in db["observations"].indexes)
+    assert columns == [("metric", "at", "source")]  # the (metric, at) one is gone (m009)
+    plan = " ".join(
+        str(r)
+        for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT value FROM observations WHERE metric = ? AND at <= ? "
+            "ORDER BY at DESC LIMIT 1",
+            ["hashprice", "2026"],
+        ).fetchall()
+    )
+    assert "idx_observations_metric_at_source" in plan  # lookups by (metric, at) use its prefix

@@ -100,6 +100,24 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.poll_seconds = Gauge(
+            "minerwatch_poll_seconds",
+            "How long the watcher's last poll took (fetch, evaluate, write)",
+            ["watcher"],
+            registry=r,
+        )
+        self.poll_db_seconds = Gauge(
+            "minerwatch_poll_db_seconds",
+            "The database thread held by the last poll's write",
+            ["watcher"],
+            registry=r,
+        )
+        self.poll_overruns = Counter(
+            "minerwatch_poll_overruns",
+            "Polls that took longer than their interval (the scheduler skips the runs they overlap)",
+            ["watcher"],
+            registry=r,
+        )
 
     # ---- hooks -----------------------------------------------------------------------------------
 
@@ -114,6 +132,15 @@ class Metrics:
         self.alerts_queued.labels(watcher).inc(queued)
         for source in errors:
             self.source_errors.labels(watcher, source).inc()
+
+    def observe_duration(self, watcher: str, seconds: float, db_seconds: float, every_s: float) -> bool:
+        """Record a poll's duration; True when it overran its interval (counted, never silent)."""
+        self.poll_seconds.labels(watcher).set(seconds)
+        self.poll_db_seconds.labels(watcher).set(db_seconds)
+        overran = seconds > every_s
+        if overran:
+            self.poll_overruns.labels(watcher).inc()
+        return overran
 
     def on_sent_hook(self, clock: Callable[[], datetime]) -> Callable[[dict[str, Any]], None]:
         """The notifier's ``on_sent``: count the message and its latency on the bot's clock."""
