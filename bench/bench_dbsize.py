@@ -1,5 +1,5 @@
 """Database size of a year of 1-minute observations, with and without the (metric, at) index that
-migration m009_load_drop_metric_at_index drops (issue 17): the unique (metric, at, source) index
+migration m010_load_drop_metric_at_index drops (issue 17): the unique (metric, at, source) index
 answers every (metric, at) lookup by its prefix, so the plain one only cost space and a second
 B-tree write per observation.
 
@@ -86,14 +86,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         db.execute(f"CREATE INDEX {OLD_INDEX} ON observations (metric, at)")
         index_s = time.perf_counter() - t1
         old_size, old_parts = size(db), parts(db)
-        db.execute(f"DROP INDEX IF EXISTS {OLD_INDEX}")  # what m009_load_drop_metric_at_index runs
+        db.execute(f"DROP INDEX IF EXISTS {OLD_INDEX}")  # what m010_load_drop_metric_at_index runs
         db.execute("VACUUM")
         vacuumed = size(db)
         db.close()
     per_row_old, per_row_now = old_size / n, now_size / n
     print(f"{n:,} observations ({metrics} metrics x {days} days x 1,440 a day), filled in {fill_s:.0f} s")
     print(f"  with the (metric, at) index (before):   {mb(old_size)}  ({per_row_old:.0f} bytes/row)")
-    print(f"  without it (after m009):                {mb(now_size)}  ({per_row_now:.0f} bytes/row)")
+    print(f"  without it (after m010):                {mb(now_size)}  ({per_row_now:.0f} bytes/row)")
     print(
         f"  the index alone:                        {mb(old_parts.get(OLD_INDEX, old_size - now_size))}"
         f"  ({(old_size - now_size) / old_size:.0%} of the database; {index_s:.0f} s to build)"

@@ -193,7 +193,7 @@ def chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
 
 
 def rule_change_seq(db: Database) -> int:
-    """The newest entry of the rule change log (migration m010): where an index starts from."""
+    """The newest entry of the rule change log (m011_load_rule_changes): where an index starts."""
     row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM rule_changes").fetchone()
     return int(row[0])
 
@@ -203,6 +203,11 @@ def rule_changes_since(db: Database, seq: int) -> tuple[int, set[int], set[int]]
     rows = db.execute("SELECT seq, rule_id, chat_id FROM rule_changes WHERE seq > ?", [seq]).fetchall()
     newest = max((r[0] for r in rows), default=seq)
     return newest, {r[1] for r in rows if r[1] is not None}, {r[2] for r in rows if r[2] is not None}
+
+
+def note_rule_changed(db: Database, rule_id: int, chat_id: int) -> None:
+    """Log a change the triggers do not see (an alert state written outside the index)."""
+    db.execute("INSERT INTO rule_changes (rule_id, chat_id) VALUES (?, ?)", [rule_id, chat_id])
 
 
 def prune_rule_changes(db: Database, upto: int) -> None:

@@ -220,7 +220,7 @@ async def test_a_poll_longer_than_its_interval_is_logged_and_counted(tmp_path, c
 def test_the_observations_keep_one_index_for_metric_and_time(tmp_path):
     db = open_db(tmp_path / "db.sqlite")
     columns = sorted(tuple(i.columns) for i in db["observations"].indexes)
-    assert columns == [("metric", "at", "source")]  # the (metric, at) one is gone (m009)
+    assert columns == [("metric", "at", "source")]  # the (metric, at) one is gone (m010)
     plan = " ".join(
         str(r)
         for r in db.execute(
@@ -230,3 +230,20 @@ def test_the_observations_keep_one_index_for_metric_and_time(tmp_path):
         ).fetchall()
     )
     assert "idx_observations_metric_at_source" in plan  # lookups by (metric, at) use its prefix
+
+
+async def test_a_state_written_outside_the_index_is_read_back(env):
+    # Fleet, equity and production metrics are judged the classic way; should one of their rules
+    # also sit in the index, the index re-reads it rather than keep a stale state.
+    from bot.engine.rule_eval import evaluate_rule_row
+
+    db, clock, watcher = env
+    rule_id = add(db, 1, "hashprice < 45")
+    pipeline = Pipeline(db, clock, IngestOptions(links={}))
+    await poll(pipeline, watcher, clock, 50.0)
+    (row,) = rule_store.rules_for_metric(db.db, "hashprice")
+    evaluate_rule_row(db.db, row, 44.0, "test", {}, clock.now, IngestOptions(links={}))  # fires there
+    assert len(outbox_rows(db)) == 1
+    outcome = await poll(pipeline, watcher, clock, 43.0)
+    assert outcome.queued == 0  # the index knows it is firing: no second message
+    assert state_of(pipeline.cache, rule_id).status is Status.FIRING

@@ -17,6 +17,7 @@ from rules.evaluate import effective_threshold_rule, evaluate
 from rules.grammar import parse_rule
 from rules.model import ChangeRule, EventRule, Reason, Rule, ThresholdRule
 from storage import alerts, keys, observations
+from storage import rules as rule_store
 from storage.rules import RuleRow
 
 
@@ -74,6 +75,9 @@ def evaluate_rule_row(
     )
     if decision.state != state:
         alerts.put_state(db, row.id, decision.state.to_dict(), now)
+        # a state written outside the in-memory index (fleet, equity, production metrics, stale
+        # checks of metrics it does not hold): the index re-reads this rule (bot/engine/rulecache.py)
+        rule_store.note_rule_changed(db, row.id, row.chat_id)
     if not decision.notify:
         return 0
     if decision.reason is Reason.RESOLVED and not opts.send_resolved:

@@ -6,7 +6,7 @@ waited behind it. Here the rules of a metric are loaded once (in pages, so comma
 evaluated in the event loop in slices with the pure engine (rules/evaluate.py), and only real
 transitions go back to the database, with one executemany, in the poll's own transaction.
 
-In step with the database: triggers (migration m010_load_rule_changes) log every rule added,
+In step with the database: triggers (migration m011_load_rule_changes) log every rule added,
 deleted or moved and every change of a chat's settings, zone, type or activity, whatever code path
 made it (/alert, /delete, presets, channel config, membership, migration). :meth:`RuleCache.sync`
 applies the log before each evaluation; the write of a poll drops what a rule deleted meanwhile
