@@ -20,8 +20,10 @@ loop. The pipeline's lock keeps them from overlapping.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,9 +50,11 @@ JUDGED_KINDS = frozenset({"threshold", "change"})
 # Metrics derived per chat (bot/engine/fleet.py) stay on their own path: never cached.
 PER_CHAT_METRICS = frozenset({"breakeven", "margin", "profit", "curtail.margin"})
 PAGE = 5_000  # rules loaded per database call (a command waits for one page at most)
-# Rules evaluated between two yields to the event loop (about 3 ms at worst): a command's reply
-# takes some dozens of loop turns (update, handler, database, HTTP), each waits one slice at most.
-SLICE = 512
+# Rules evaluated between two looks at the clock, and the most time spent between two yields to
+# the event loop: a command's reply takes some dozens of loop turns (update, handler, database,
+# HTTP), each waits one turn at most, whatever else shares the CPU.
+SLICE = 128
+TURN_S = 0.002
 
 
 class Entry:
@@ -150,13 +154,20 @@ class RuleCache:
         after = 0
         while True:
             rows = await call(rule_store.judged_rules_page, metric, after, self.page)
+            turn = time.perf_counter()
             for start in range(0, len(rows), self.slice_size):
                 for row in rows[start : start + self.slice_size]:
                     self._put(row)
-                await asyncio.sleep(0)
+                if time.perf_counter() - turn >= TURN_S:
+                    await asyncio.sleep(0)
+                    turn = time.perf_counter()
             missing = sorted({r[1] for r in rows if r[1] not in self.chats})
             if missing:
                 self._put_chats(missing, await call(rule_store.chats_by_ids, missing))
+            # A million long-lived objects make every full garbage collection a pause of a second
+            # for everyone (commands included): move what is loaded out of the collector's sight.
+            # Reference counting still frees them; only reference cycles among them would linger.
+            gc.freeze()
             if len(rows) < self.page:
                 break
             after = rows[-1][0]
@@ -234,6 +245,7 @@ class RuleCache:
         texts: dict[tuple[str, str, Reason], str] = {}  # a message, once per text, zone and reason
         nodata_after = opts.stale_after_s
         chats = self.chats
+        turn = time.perf_counter()
         for start in range(0, len(entries), self.slice_size):
             for entry in entries[start : start + self.slice_size]:
                 chat = chats.get(entry.chat_id)
@@ -285,7 +297,9 @@ class RuleCache:
                     )
                 judged.messages.append(self._row(entry, chat, decision, text, status, now, stale_since))
             judged.evaluated += min(self.slice_size, len(entries) - start)
-            await asyncio.sleep(0)
+            if time.perf_counter() - turn >= TURN_S:
+                await asyncio.sleep(0)
+                turn = time.perf_counter()
 
     def change_windows(self, metric: str) -> set[int]:
         """The windows of the change rules on ``metric`` (their references are looked up once)."""
