@@ -178,27 +178,32 @@ def check_quiet(db: Database, now: datetime, opts: IngestOptions) -> int:
     return ingest_derived(db, [], production.quiet_events(db, now), now, opts)
 
 
+def stale_metrics(db: Database, now: datetime, opts: IngestOptions) -> list[tuple[str, datetime, str]]:
+    """(metric, last observed at, its source) of the judged metrics whose data went stale."""
+    stale = []
+    for metric in rule_store.judged_metrics(db):
+        last = observations.latest(db, metric)
+        if last is None or is_production_metric(metric):
+            # never observed: nothing went stale; a miner's figures come monthly or quarterly,
+            # and a miner that stops reporting is the ``quiet`` rule's news, not "no data"
+            continue
+        _, at, source = last
+        if held_until_next_filing(metric):
+            continue  # debt.<ticker> holds until the next filing: never "no data"
+        # A stock (and what is derived from it) only moves in the session: its age is trading
+        # time, so a Friday close is not "no data" all weekend.
+        market = equity.is_market_metric(metric)
+        age = open_seconds_between(at, now) if market else (now - at).total_seconds()
+        if age >= opts.stale_after_s:
+            stale.append((metric, at, source))
+    return stale
+
+
 def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
     """Rules whose metric has had no fresh value for ``stale_after`` say so once (no false resolve)."""
     queued = 0
     with db.atomic():
-        for metric in rule_store.judged_metrics(db):
-            last = observations.latest(db, metric)
-            if last is None or is_production_metric(metric):
-                # never observed: nothing went stale; a miner's figures come monthly or quarterly,
-                # and a miner that stops reporting is the ``quiet`` rule's news, not "no data"
-                continue
-            _, at, source = last
-            if held_until_next_filing(metric):
-                continue  # debt.<ticker> holds until the next filing: never "no data"
-            # A stock (and what is derived from it) only moves in the session: its age is trading
-            # time, so a Friday close is not "no data" all weekend.
-            if equity.is_market_metric(metric):
-                age = open_seconds_between(at, now)
-            else:
-                age = (now - at).total_seconds()
-            if age < opts.stale_after_s:
-                continue
+        for metric, at, source in stale_metrics(db, now, opts):
             for row in rule_store.rules_for_metric(db, metric):
                 queued += evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
     return queued

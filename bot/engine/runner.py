@@ -15,13 +15,11 @@ from typing import Any
 import aiohttp
 from sqlite_utils import Database
 
-from bot.engine import equity
 from bot.engine.dbworker import DbWorker
-from bot.engine.ingest import check_stale, ingest
+from bot.engine.ingest import check_stale, ingest, stale_metrics
 from bot.engine.rule_eval import IngestOptions, evaluate_rule_row
 from bot.engine.rulecache import Judged, RuleCache
 from rules.data import Observation
-from rules.market_calendar import open_seconds_between
 from storage import observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollContext, PollResult, SourceError, Watcher
@@ -58,20 +56,6 @@ def newest_by_metric(result: PollResult) -> dict[str, Observation]:
 def _references(db: Database, metric: str, windows: set[int], now: datetime) -> dict[int, float | None]:
     """For change rules: the metric's value each window ago, looked up once per window."""
     return {w: observations.value_at_or_before(db, metric, now - timedelta(seconds=w)) for w in windows}
-
-
-def _stale_metrics(db: Database, now: datetime, opts: IngestOptions) -> list[tuple[str, datetime, str]]:
-    """(metric, last observed at, source) of the judged metrics whose data went stale."""
-    stale = []
-    for metric in rule_store.judged_metrics(db):
-        last = observations.latest(db, metric)
-        if last is None:
-            continue
-        _, at, source = last
-        age = open_seconds_between(at, now) if equity.is_market_metric(metric) else (now - at).total_seconds()
-        if age >= opts.stale_after_s:
-            stale.append((metric, at, source))
-    return stale
 
 
 def _stale_on_db(
@@ -188,7 +172,7 @@ class Pipeline:
         if self.cache is None:
             return await self.db(check_stale, now, self.opts)
         async with self._engine_lock:
-            stale = await self.db(_stale_metrics, now, self.opts)
+            stale = await self.db(stale_metrics, now, self.opts)
             if not stale:
                 return 0
             judged = Judged(await self._load([m for m, _, _ in stale]))
