@@ -151,3 +151,27 @@ def test_sends_in_flight_count_until_answered():
     state.complete(7, 11.0, L)
     assert pick(mine, state, 11.5, L)[0] is None and pick(mine, state, 12.1, L)[0] is mine[0]
     assert state.inflight == 0 and state.inflight_chat == {}
+
+
+async def test_an_update_stopped_before_its_turn_is_closed_not_left_unawaited():
+    processor = PerChatUpdates(8)
+    gate = asyncio.Event()
+
+    async def slow() -> None:
+        await gate.wait()
+
+    async def never() -> None:
+        raise AssertionError("must not run")
+
+    first = asyncio.create_task(processor.process_update(chat_update(1), slow()))
+    await asyncio.sleep(0)
+    waiting = never()
+    second = asyncio.create_task(processor.process_update(chat_update(1), waiting))
+    await asyncio.sleep(0)
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert waiting.cr_frame is None  # closed: no "coroutine was never awaited" at shutdown
+    gate.set()
+    await first
+    assert processor._locks == {}

@@ -10,7 +10,7 @@ without a chat) one after the other, in arrival order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -33,8 +33,16 @@ class PerChatUpdates(BaseUpdateProcessor):
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:  # asyncio.Lock is fair: the chat's updates keep their order
+            try:
+                await lock.acquire()  # asyncio.Lock is fair: the chat's updates keep their order
+            except asyncio.CancelledError:
+                if isinstance(coroutine, Coroutine):
+                    coroutine.close()  # stopped before its turn: never started, nothing to await
+                raise
+            try:
                 await coroutine
+            finally:
+                lock.release()
         finally:
             lock, users = self._locks[key]
             if users <= 1:
