@@ -67,7 +67,7 @@ async def run_minerwatch(n: int) -> dict[str, float]:
             settings = bot_settings(
                 Path(tmp), tg, {"watchers.network": {"enabled": False}, "http": {"enabled": False}}
             )
-            async with running_bot(settings, utc_now) as (_app, svc):  # type: ignore[arg-type]
+            async with running_bot(settings, utc_now, telegram_limits=True) as (_app, svc):  # type: ignore[arg-type]
                 now = utc_now()
                 await svc.db(seed, n, now)
                 event = Event(

@@ -201,7 +201,7 @@ async def scenario(
         )
         child.start()
         await asyncio.get_running_loop().run_in_executor(None, child.join)
-        async with running_bot(settings, lambda: clock_now[0]) as (_app, svc):  # type: ignore[arg-type]
+        async with running_bot(settings, lambda: clock_now[0], telegram_limits=True) as (_app, svc):  # type: ignore[arg-type]
             stand = Stand()
             pipeline = svc.pipeline
             command_chat = COMMAND_CHATS

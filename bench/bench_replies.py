@@ -58,7 +58,7 @@ async def run(chats: int, members: int) -> None:
             settings = bot_settings(
                 Path(tmp), tg, {"watchers.network": {"enabled": False}, "http": {"enabled": False}}
             )
-            async with running_bot(settings, utc_now):  # type: ignore[arg-type]
+            async with running_bot(settings, utc_now, telegram_limits=True):  # type: ignore[arg-type]
                 asked = time.monotonic()
                 for chat in range(1, chats + 1):
                     tg.push_command("/help", chat_id=chat, user_id=chat)

@@ -14,9 +14,12 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, build_application, create_services
+from bot.delivery.pacer import Limits
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from tests.fake_telegram import TOKEN, FakeTelegram
+
+UNPACED = Limits(bulk_per_s=5000.0, chat_spacing_s=0.0, group_per_min=1_000_000, paid_per_s=5000.0)
 
 
 @dataclass
@@ -65,11 +68,19 @@ def bot_settings(
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Application, Services]]:
+async def running_bot(
+    settings: Settings, clock: FakeClock, *, telegram_limits: bool = False
+) -> AsyncIterator[tuple[Application, Services]]:
     """Start the bot as `run_polling` would (initialize, post_init, polling, start) and stop it
-    the same way, post_shutdown included: it flushes the outbox and closes the database."""
+    the same way, post_shutdown included: it flushes the outbox and closes the database.
+
+    The pacer keeps its logic (priorities, 429 pauses and retries) but, unless a test asks for
+    ``telegram_limits``, not Telegram's spacing: a functional test that sends five commands in one
+    chat should not wait five real seconds. Tests of the limits themselves ask for them."""
     svc = create_services(settings, clock=clock)
     app = build_application(svc, with_jobs=False)
+    if not telegram_limits:
+        app.bot.rate_limiter.limits = UNPACED  # type: ignore[union-attr]
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)

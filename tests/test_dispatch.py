@@ -58,7 +58,7 @@ async def test_a_burst_of_commands_is_answered_without_a_single_429(tmp_path):
     await tg.start()
     try:
         settings = bot_settings(tmp_path, tg, {"watchers.network": {"enabled": False}})
-        async with running_bot(settings, FakeClock()):
+        async with running_bot(settings, FakeClock(), telegram_limits=True):
             for chat in range(1, 61):
                 tg.push_command("/help", chat_id=chat, user_id=chat)
             await tg.wait_for(lambda: len({int(m["chat_id"]) for m in tg.sent()}) == 60, timeout=60)
@@ -73,7 +73,7 @@ async def test_a_429_on_a_reply_pauses_and_the_same_reply_is_sent_again(tmp_path
     await tg.start()
     try:
         settings = bot_settings(tmp_path, tg, {"watchers.network": {"enabled": False}})
-        async with running_bot(settings, FakeClock()) as (app, _svc):
+        async with running_bot(settings, FakeClock(), telegram_limits=True) as (app, _svc):
             tg.fail_next("sendMessage", 429, RETRY_AFTER_1, chat_id=77)
             tg.push_command("/help", chat_id=77, user_id=77)
             await tg.wait_for(lambda: len(tg.sent(chat_id=77)) == 1, timeout=30)

@@ -92,7 +92,7 @@ async def test_burst_respects_limits_and_replies_do_not_wait(tmp_path):
     try:
         clock = FakeClock()
         settings = bot_settings(tmp_path, tg, {"watchers.network": {"enabled": False}})
-        async with running_bot(settings, clock) as (_app, svc):
+        async with running_bot(settings, clock, telegram_limits=True) as (_app, svc):
             for chat in range(1, 91):
                 await svc.db(
                     outbox.enqueue,
