@@ -220,6 +220,7 @@ def cmd_ledger(settings: Settings, words: list[str], as_json: bool, db_path: str
 
 def cmd_ledger_sync(settings: Settings, db_path: str | None) -> int:
     """Each watched miner's filing history from EDGAR into the ledger, with progress on stdout."""
+    from bot.engine import production_history
     from bot.engine.dbworker import DbWorker
     from bot.engine.ledger import bootstrap
     from bot.services import utc_now
@@ -249,11 +250,25 @@ def cmd_ledger_sync(settings: Settings, db_path: str | None) -> int:
                     years=settings.watchers.ledger.years,
                     say=lambda line: print(line, flush=True),
                 )
+                history = None
+                if not run.stopped:  # then the miners' past production releases (issue 19)
+                    history = await production_history.backfill(
+                        db,
+                        session,
+                        settings.sources.edgar,
+                        tickers,
+                        utc_now,
+                        years=settings.watchers.ledger.years,
+                        say=lambda line: print(line, flush=True),
+                    )
         finally:
             db.close()
         print(f"ledger sync: {run.applied} documents applied, {len(run.skipped)} skipped")
-        if run.stopped:
-            print(f"ledger sync: stopped early ({run.stopped}); run it again to resume")
+        if history is not None:
+            print(f"production history: {history.stored} of {history.read} filings read had figures")
+        stopped = run.stopped or (history.stopped if history else None)
+        if stopped:
+            print(f"ledger sync: stopped early ({stopped}); run it again to resume")
             return 1
         return 0
 

@@ -16,6 +16,7 @@ from bot.delivery.digest import digest_job
 from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.engine import ledger as ledger_engine
+from bot.engine import production_history
 from bot.engine.backfill import backfill_history
 from bot.engine.ingest import check_quiet
 from bot.engine.runner import PollOutcome
@@ -91,7 +92,7 @@ async def follow_filings(svc: Services) -> int:
 
 async def ledger_sync_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The ledger bootstrap: on first start it reads each miner's filing history (resumable), then
-    daily it catches up on anything the live path missed."""
+    daily it catches up on anything the live path missed; then the same for production releases."""
     svc = services(context)
     if svc.session is None:
         return
@@ -104,6 +105,17 @@ async def ledger_sync_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         years=svc.settings.watchers.ledger.years,
     )
     logger.info("ledger sync: %d documents applied, %d skipped", run.applied, len(run.skipped))
+    if run.stopped:
+        return  # SEC asked to back off: the production history waits for the next sync
+    history = await production_history.backfill(  # the miners' past releases, as history (issue 19)
+        svc.db,
+        svc.session,
+        svc.settings.sources.edgar,
+        _watch_list(svc),
+        svc.clock,
+        years=svc.settings.watchers.ledger.years,
+    )
+    logger.info("production history: %d of %d filings read had figures", history.stored, history.read)
 
 
 async def maturity_job(context: ContextTypes.DEFAULT_TYPE) -> None:

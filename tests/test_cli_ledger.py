@@ -65,6 +65,9 @@ async def test_ledger_sync_then_show(tmp_path, edgar):  # noqa: F811
     assert code == 0, err
     assert "RIOT (1 of 1 miners): 2 documents to read" in out
     assert "ledger sync: 2 documents applied, 0 skipped" in out
+    # then the production history walk: a 10-K and a 10-Q carry no release
+    assert "production history: RIOT (1 of 1 miners): 0 filings to read" in out
+    assert "production history: 0 of 0 filings read had figures" in out
     code, out, err = await run_cli("ledger", "RIOT", "--json", "--config", str(cfg), cwd=tmp_path)
     assert code == 0, err
     assert json.loads(out)["RIOT"]["total_debt_principal_usd"] == pytest.approx(853_995_000)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from watchers.base import SourceError
-from watchers.ledger.bootstrap import cursor_after, plan
+from watchers.ledger.bootstrap import cursor_after, plan, release
 
 EDGAR = Path(__file__).parent / "fixtures" / "edgar"
 ALZAMEND = json.loads(
@@ -45,6 +45,17 @@ def test_relevant_forms_of_the_window_oldest_first():
         ]
     )
     assert p.pages_needed == []
+
+
+def test_release_walk_keeps_the_filings_that_can_carry_a_release():
+    # issue 19's production history: 8-Ks under 2.02 (results), 7.01 (Reg FD), 8.01; not 1.01/3.02/
+    # 5.03/5.07 alone, no 10-K/10-Q/424B5
+    got = [(d.form, d.filed, d.items) for d in plan(ALZAMEND, now=NOW, keep=release).documents]
+    assert got == [
+        ("8-K", "2025-05-08", ("5.03", "7.01", "9.01")),
+        ("8-K", "2025-07-23", ("2.02", "9.01")),
+        ("8-K", "2025-11-18", ("8.01", "9.01")),
+    ]
 
 
 def test_resumes_after_the_stored_cursor():

@@ -45,10 +45,10 @@ from storage.clock import iso, parse_iso
 from watchers.base import PollResult, SourceError
 from watchers.filings.config import EdgarSourceConfig
 from watchers.filings.model import DEBT_KINDS
-from watchers.filings.parse import form_matches
+from watchers.filings.parse import FilingRef, form_matches
 from watchers.filings.watcher import FALLBACK_CIKS
 from watchers.ledger import fetch
-from watchers.ledger.bootstrap import PlannedDocument, cursor_after, plan
+from watchers.ledger.bootstrap import PlannedDocument, cursor_after, plan, relevant
 from watchers.ledger.config import LEDGER_FORMS
 
 logger = logging.getLogger(__name__)
@@ -416,14 +416,17 @@ async def _plan(
     now: datetime,
     years: int,
     cursor: dict[str, str] | None,
+    keep: Callable[[FilingRef], bool] = relevant,
 ) -> list[PlannedDocument]:
+    """A miner's filings to read, oldest first, after ``cursor`` (``keep`` picks them; the production
+    history walk passes its own)."""
     sub = await fetch.submissions(session, source, cik)
     archives = f"{source.www_url.rstrip('/')}/Archives/edgar/data"
-    first = plan(sub, now=now, years=years, cursor=cursor, archives=archives)
+    first = plan(sub, now=now, years=years, cursor=cursor, archives=archives, keep=keep)
     if not first.pages_needed:
         return first.documents
     pages = []
     for name in first.pages_needed:
         page = await fetch.submissions_page(session, source, name)
         pages.append({**page, "name": name})
-    return plan(sub, now=now, years=years, cursor=cursor, pages=pages, archives=archives).documents
+    return plan(sub, now=now, years=years, cursor=cursor, pages=pages, archives=archives, keep=keep).documents

@@ -14,7 +14,7 @@ conversion, 8.01 other events), or whose items are not known; 6-Ks (foreign file
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from watchers.ledger.filings_api import FilingRef, parse_submissions  # the fili
 PERIODIC = {"10-K", "10-Q", "10-K/A", "10-Q/A", "20-F", "20-F/A", "40-F", "40-F/A", "10-KT", "10-QT"}
 DEBT_ITEMS = {"1.01", "2.03", "2.04", "3.02", "8.01"}
 PROSPECTUS = {"424B2", "424B5"}
+RELEASE_ITEMS = {"2.02", "7.01", "8.01"}  # results, Reg FD and other events: where releases are filed
 ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
 
 
@@ -56,6 +57,17 @@ def relevant(ref: FilingRef) -> bool:
     return False
 
 
+def release(ref: FilingRef) -> bool:
+    """A filing that can carry a production update or an earnings release (issue 19's history walk):
+    a 6-K, or an 8-K under Item 2.02/7.01/8.01 (or whose items are not known)."""
+    form = ref.form.upper()
+    if form == "6-K":
+        return True
+    if form in ("8-K", "8-K/A"):
+        return not ref.items or bool(RELEASE_ITEMS & set(ref.items))
+    return False
+
+
 def plan(
     submissions: Mapping[str, Any],
     *,
@@ -64,9 +76,11 @@ def plan(
     cursor: Mapping[str, str] | None = None,
     pages: Sequence[Mapping[str, Any]] = (),
     archives: str = ARCHIVES,
+    keep: Callable[[FilingRef], bool] = relevant,
 ) -> Plan:
     """The documents to fetch, oldest first. ``pages`` are fetched ``filings.files`` pages (flat columns);
-    ``archives`` is where the documents are (``{[sources.edgar] www_url}/Archives/edgar/data``)."""
+    ``archives`` is where the documents are (``{[sources.edgar] www_url}/Archives/edgar/data``);
+    ``keep`` picks the filings (the ledger's :func:`relevant`, the production history's :func:`release`)."""
     cutoff = (now - timedelta(days=365 * years + years // 4)).date().isoformat()
     refs = list(parse_submissions(submissions))
     for page in pages:
@@ -75,7 +89,7 @@ def plan(
     docs: list[PlannedDocument] = []
     for ref in refs:
         filed = ref.filed_at.date().isoformat()
-        if ref.accession in seen or filed < cutoff or not ref.primary_document or not relevant(ref):
+        if ref.accession in seen or filed < cutoff or not ref.primary_document or not keep(ref):
             continue
         seen.add(ref.accession)
         url = f"{archives.rstrip('/')}/{ref.cik}/{ref.accession.replace('-', '')}/{ref.primary_document}"
