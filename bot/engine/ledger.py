@@ -88,7 +88,7 @@ def debt_event(result: IngestResult, prepared: Prepared, changes: Sequence[Ledge
     return Event(
         kind="debt",
         key=f"debt:{ticker}:{prepared.doc_key}",
-        at=_at(at_text),
+        at=filing_time(at_text),
         source=SOURCE,
         data={
             "ticker": ticker,
@@ -119,7 +119,7 @@ def _change_json(c: LedgerChange, after: Ledger) -> dict[str, Any]:
     }
 
 
-def _at(text: str | None) -> datetime:
+def filing_time(text: str | None) -> datetime:
     """A filing's time from its ISO text (a date alone is its midnight UTC)."""
     try:
         parsed = parse_iso(text)
@@ -289,7 +289,7 @@ async def follow_filings(
                 items=tuple(data.get("items") or ()),
             )
             del body
-        at = _at(str(data.get("filed_at") or row["at"]))
+        at = filing_time(str(data.get("filed_at") or row["at"]))
         result, queued = await db(
             apply_live, prepared, at=at, now=clock(), opts=opts, bootstrap_on=bootstrap_on
         )
@@ -347,7 +347,7 @@ async def bootstrap(
             continue
         await db(update_progress, clock(), current=ticker)
         try:
-            documents = await _plan(session, source, cik, clock(), years, cursors.get(ticker))
+            documents = await plan_history(session, source, cik, clock(), years, cursors.get(ticker))
         except SourceError as err:
             if err.retry_after_s is not None:
                 run.stopped = err.message
@@ -388,7 +388,7 @@ async def bootstrap(
             result = await db(
                 apply_history,
                 prepared,
-                at=_at(doc.accepted),
+                at=filing_time(doc.accepted),
                 now=clock(),
                 ticker=ticker,
                 cursor=cursor_after(doc),
@@ -409,7 +409,7 @@ async def bootstrap(
     return run
 
 
-async def _plan(
+async def plan_history(
     session: aiohttp.ClientSession,
     source: EdgarSourceConfig,
     cik: int,

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from bot.engine import production
 from bot.engine.dbworker import DbWorker
-from bot.engine.ledger import _at, _plan, ciks_for
+from bot.engine.ledger import ciks_for, filing_time, plan_history
 from storage import observations, watcher_state
 from storage.clock import iso
 from watchers.base import SourceError
@@ -109,7 +109,13 @@ def read_release(
 
 def _ref(doc: PlannedDocument, ticker: str) -> FilingRef:
     return FilingRef(
-        doc.accession, doc.cik, ticker, doc.form, _at(doc.accepted), doc.items, doc.url.rsplit("/", 1)[-1]
+        doc.accession,
+        doc.cik,
+        ticker,
+        doc.form,
+        filing_time(doc.accepted),
+        doc.items,
+        doc.url.rsplit("/", 1)[-1],
     )
 
 
@@ -138,7 +144,9 @@ async def backfill(
             continue
         await db(update_progress, clock(), current=ticker)
         try:
-            documents = await _plan(session, source, cik, clock(), years, cursors.get(ticker), keep=release)
+            documents = await plan_history(
+                session, source, cik, clock(), years, cursors.get(ticker), keep=release
+            )
         except SourceError as err:
             if err.retry_after_s is not None:
                 run.stopped = err.message
@@ -170,7 +178,7 @@ async def backfill(
                 ticker,
                 doc.accession,
                 ops,
-                at=_at(doc.accepted),
+                at=filing_time(doc.accepted),
                 now=clock(),
                 url=url,
                 cursor=cursor_after(doc),
