@@ -38,6 +38,7 @@ from tests.test_filings_edgar import RIOT_CIK, UA, Filing
 from watchers.filings.config import EdgarSourceConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "production"
+FILINGS = FIXTURES.parent / "filings"  # the labelled filings, read where they are kept
 RIOT = "Riot Platforms, Inc."
 CHAT = 4242
 NOW = datetime(2024, 1, 10, 12, 0, tzinfo=UTC)
@@ -65,7 +66,7 @@ NOV_2023 = release(
 )  # fmt: skip
 OFFICER = Filing(  # an Item 5.02 8-K: not a release, never fetched
     RIOT_CIK, RIOT, "0001167419-23-000150", "8-K", datetime(2023, 6, 1, 20, 0, tzinfo=UTC), ("5.02",),
-    "officer.htm", {"officer.htm": ("8-K", str(FIXTURES.parent / "filings" / "nordstrom-8k-2023-03-01-item-5.02.html"))},
+    "officer.htm", {"officer.htm": ("8-K", str(FILINGS / "nordstrom-8k-2023-03-01-item-5.02.html"))},
 )  # fmt: skip
 RELEASES = (NOV_2022, OCT_2023, NOV_2023)
 
