@@ -15,7 +15,7 @@ from bot.delivery.messages import alert_message, curtail_message
 from bot.engine.routing import queue_alert
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.grammar import parse_rule
-from rules.model import ChangeRule, EventRule, Reason, Rule, ThresholdRule
+from rules.model import ChangeRule, Decision, EventRule, Reason, Rule, ThresholdRule
 from storage import alerts, keys, observations
 from storage import rules as rule_store
 from storage.rules import RuleRow
@@ -39,6 +39,20 @@ def chat_tz(row: RuleRow) -> ZoneInfo:
         return ZoneInfo(row.tz or "UTC")
     except (KeyError, ValueError):
         return ZoneInfo("UTC")
+
+
+def transition_key(rule_id: int, decision: Decision, stale_since: datetime | None, now: datetime) -> str:
+    """The outbox key of a decision, the same on the database path and the in-memory one: a
+    transition is keyed by the moment its state began (firing or resolved since, stale since), a
+    repeat by now, so re-judging the same state never queues it again."""
+    reason = decision.reason
+    if reason is Reason.FIRING or reason is Reason.RESOLVED:
+        began = decision.state.since
+    elif reason is Reason.NO_DATA:
+        began = stale_since
+    else:
+        began = now
+    return keys.alert_transition(rule_id, reason, began or now)
 
 
 def evaluate_rule_row(
@@ -82,12 +96,7 @@ def evaluate_rule_row(
         return 0
     if decision.reason is Reason.RESOLVED and not opts.send_resolved:
         return 0
-    occurrence = {
-        Reason.FIRING: decision.state.since,
-        Reason.RESOLVED: decision.state.since,
-        Reason.NO_DATA: stale_since,
-    }.get(decision.reason, now)
-    key = keys.alert_transition(row.id, decision.reason, occurrence or now)
+    key = transition_key(row.id, decision, stale_since, now)
     stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
     if rule.metric == "curtail.margin" and value is not None and decision.reason is not Reason.NO_DATA:
         text = curtail_message(decision.reason, snapshot, links=opts.links, tz=chat_tz(row))

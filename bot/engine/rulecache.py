@@ -35,11 +35,11 @@ from sqlite_utils import Database
 from bot.delivery.messages import alert_message
 from bot.engine.dbworker import DbWorker
 from bot.engine.routing import delivery_status
-from bot.engine.rule_eval import IngestOptions, cached_rule
+from bot.engine.rule_eval import IngestOptions, cached_rule, transition_key
 from rules.chat_settings import ChatSettings
 from rules.evaluate import evaluate
 from rules.model import AlertState, ChangeRule, Decision, Reason, Rule, ThresholdRule
-from storage import alerts, keys, outbox
+from storage import alerts, outbox
 from storage import rules as rule_store
 from storage.rules import ChatRow, JudgedRow
 
@@ -346,15 +346,16 @@ class RuleCache:
         stale_since: datetime | None,
     ) -> outbox.OutboxRow:
         """The outbox row, keyed as the database path keys it (storage/keys.py)."""
-        reason = decision.reason
-        if reason is Reason.FIRING or reason is Reason.RESOLVED:
-            occurrence = decision.state.since
-        elif reason is Reason.NO_DATA:
-            occurrence = stale_since
-        else:
-            occurrence = now
-        key = keys.alert_transition(entry.id, reason, occurrence or now)
-        return (key, entry.chat_id, entry.id, str(reason), text, outbox.priority_for(chat.type), status)
+        key = transition_key(entry.id, decision, stale_since, now)
+        return (
+            key,
+            entry.chat_id,
+            entry.id,
+            str(decision.reason),
+            text,
+            outbox.priority_for(chat.type),
+            status,
+        )
 
 
 @lru_cache(maxsize=1024)
