@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 from sqlite_utils import Database
 
+from bot.engine import edgar_walk
 from bot.engine.dbworker import DbWorker
 from bot.engine.ingest import ingest, refresh_equity
 from bot.engine.rule_eval import IngestOptions, cached_rule
@@ -41,14 +42,13 @@ from rules.model import EventRule
 from storage import ledger as store
 from storage import observations, watcher_state
 from storage import rules as rule_store
-from storage.clock import iso, parse_iso
+from storage.clock import parse_iso
 from watchers.base import PollResult, SourceError
 from watchers.filings.config import EdgarSourceConfig
 from watchers.filings.model import DEBT_KINDS
-from watchers.filings.parse import FilingRef, form_matches
-from watchers.filings.watcher import FALLBACK_CIKS
+from watchers.filings.parse import form_matches
 from watchers.ledger import fetch
-from watchers.ledger.bootstrap import PlannedDocument, cursor_after, plan, relevant
+from watchers.ledger.bootstrap import PlannedDocument, cursor_after, relevant
 from watchers.ledger.config import LEDGER_FORMS
 
 logger = logging.getLogger(__name__)
@@ -306,20 +306,6 @@ async def follow_filings(
 # ------------------------------------------------------------------------------------- bootstrap
 
 
-def ciks_for(tickers: Sequence[str], filings_state: dict[str, Any]) -> dict[str, int]:
-    """Each ticker's CIK: the filings watcher's cached company_tickers map, else its built-in table."""
-    cache = filings_state.get("tickers") if isinstance(filings_state, dict) else None
-    mapping = cache.get("map") if isinstance(cache, dict) else None
-    out: dict[str, int] = {}
-    for t in tickers:
-        row = (mapping or {}).get(t) if isinstance(mapping, dict) else None
-        if row is None and t in FALLBACK_CIKS:
-            row = list(FALLBACK_CIKS[t])
-        if row is not None:
-            out[t] = int(row[0])
-    return out
-
-
 async def bootstrap(
     db: DbWorker,
     session: aiohttp.ClientSession,
@@ -333,100 +319,58 @@ async def bootstrap(
     """Each watched miner's filing history (see the module doc). Resumable; run it again to catch up."""
     run = LedgerRun()
     say = say or logger.info
-    tickers = [t.upper() for t in tickers]
-    ciks = ciks_for(tickers, await db(watcher_state.load_state, "filings"))
-    progress = await db(update_progress, clock(), total=len(tickers), finished_at=None)
-    done: list[str] = list(progress.get("done") or [])
-    cursors: dict[str, Any] = dict(progress.get("cursors") or {})
-    for ticker in tickers:
-        cik = ciks.get(ticker)
-        if cik is None:
-            run.skipped.append(f"{ticker}: no CIK known")
-            say(f"ledger bootstrap: {ticker} skipped: no CIK known")
-            await db(update_progress, clock(), done_ticker=ticker)
-            continue
-        await db(update_progress, clock(), current=ticker)
+
+    async def read(ticker: str, doc: PlannedDocument, index: int, total: int) -> None:
         try:
-            documents = await plan_history(session, source, cik, clock(), years, cursors.get(ticker))
+            body = await fetch.document_bytes(session, source, doc.url)
         except SourceError as err:
             if err.retry_after_s is not None:
-                run.stopped = err.message
-                say(f"ledger bootstrap: stopped: {err.message}; it resumes on the next run")
-                return run
-            run.skipped.append(f"{ticker}: {err.message}")
-            say(f"ledger bootstrap: {ticker}: submissions unavailable: {err.message}")
-            continue
-        recorded = await db(store.recorded_doc_keys, ticker)
-        todo = [d for d in documents if d.accession not in recorded]
-        say(
-            f"ledger bootstrap: {ticker} ({len(done) + 1} of {len(tickers)} miners): "
-            f"{len(todo)} documents to read"
-        )
-        for i, doc in enumerate(documents, start=1):
-            if doc.accession in recorded:
-                continue
-            try:
-                body = await fetch.document_bytes(session, source, doc.url)
-            except SourceError as err:
-                if err.retry_after_s is not None:
-                    run.stopped = err.message
-                    say(f"ledger bootstrap: stopped at {ticker} {doc.accession}: {err.message}; it resumes")
-                    return run
-                prepared = skipped(doc.url, doc.accession, ticker, f"{doc.accession}: {err.message}")
-            else:
-                prepared = await asyncio.to_thread(
-                    prepare,
-                    body,
-                    document=doc.url,
-                    form=doc.form,
-                    filed=doc.filed,
-                    accession=doc.accession,
-                    ticker=ticker,
-                    items=doc.items,
-                )
-                del body
-            result = await db(
-                apply_history,
-                prepared,
-                at=filing_time(doc.accepted),
-                now=clock(),
+                raise
+            prepared = skipped(doc.url, doc.accession, ticker, f"{doc.accession}: {err.message}")
+        else:
+            prepared = await asyncio.to_thread(
+                prepare,
+                body,
+                document=doc.url,
+                form=doc.form,
+                filed=doc.filed,
+                accession=doc.accession,
                 ticker=ticker,
-                cursor=cursor_after(doc),
+                items=doc.items,
             )
-            if result.status == "skipped":
-                run.skipped.append(result.note)
-                say(f"ledger bootstrap: {ticker} {doc.form} {doc.filed} skipped: {result.note}")
-            else:
-                run.applied += int(result.status == "applied")
-                logger.debug(
-                    "ledger bootstrap: %s %d/%d %s %s", ticker, i, len(documents), doc.form, doc.filed
-                )
-        if ticker not in done:
-            done.append(ticker)
-        await db(update_progress, clock(), done_ticker=ticker)
-        say(f"ledger bootstrap: {ticker} done ({len(done)} of {len(tickers)} miners)")
-    await db(update_progress, clock(), current=None, finished_at=iso(clock()))
+            del body
+        result = await db(
+            apply_history,
+            prepared,
+            at=filing_time(doc.accepted),
+            now=clock(),
+            ticker=ticker,
+            cursor=cursor_after(doc),
+        )
+        if result.status == "skipped":
+            run.skipped.append(result.note)
+            say(f"ledger bootstrap: {ticker} {doc.form} {doc.filed} skipped: {result.note}")
+        else:
+            run.applied += int(result.status == "applied")
+            logger.debug("ledger bootstrap: %s %d/%d %s %s", ticker, index, total, doc.form, doc.filed)
+
+    async def already_read(ticker: str) -> set[str]:
+        return set(await db(store.recorded_doc_keys, ticker))
+
+    walked = await edgar_walk.walk(
+        db,
+        session,
+        source,
+        tickers,
+        clock,
+        label="ledger bootstrap",
+        years=years,
+        keep=relevant,
+        progress=update_progress,
+        read=read,
+        already_read=already_read,
+        say=say,
+    )
+    run.skipped[:0] = walked.skipped  # the walk's own skips (no CIK, no submissions) come first
+    run.stopped = walked.stopped
     return run
-
-
-async def plan_history(
-    session: aiohttp.ClientSession,
-    source: EdgarSourceConfig,
-    cik: int,
-    now: datetime,
-    years: int,
-    cursor: dict[str, str] | None,
-    keep: Callable[[FilingRef], bool] = relevant,
-) -> list[PlannedDocument]:
-    """A miner's filings to read, oldest first, after ``cursor`` (``keep`` picks them; the production
-    history walk passes its own)."""
-    sub = await fetch.submissions(session, source, cik)
-    archives = f"{source.www_url.rstrip('/')}/Archives/edgar/data"
-    first = plan(sub, now=now, years=years, cursor=cursor, archives=archives, keep=keep)
-    if not first.pages_needed:
-        return first.documents
-    pages = []
-    for name in first.pages_needed:
-        page = await fetch.submissions_page(session, source, name)
-        pages.append({**page, "name": name})
-    return plan(sub, now=now, years=years, cursor=cursor, pages=pages, archives=archives, keep=keep).documents

@@ -1,10 +1,11 @@
 """The miner book's history from EDGAR (issue 19): each watched miner's past production updates and
 earnings releases, read from the same filing history the debt ledger walks, stored as history.
 
-A sibling of the ledger bootstrap (:func:`bot.engine.ledger.bootstrap`) with its own cursor: the
-same submissions JSON and years window, but the filings that carry releases (6-Ks; 8-Ks under Item
-2.02/7.01/8.01, :func:`watchers.ledger.bootstrap.release`), oldest first. Each filing's index,
-primary document and EX-99.1/99.2 are fetched as the live filings watcher fetches them
+A sibling of the ledger bootstrap (:func:`bot.engine.ledger.bootstrap`), walked by the same
+:func:`bot.engine.edgar_walk.walk` with its own cursor: the same submissions JSON and years window,
+but the filings that carry releases (6-Ks; 8-Ks under Item 2.02/7.01/8.01,
+:func:`watchers.ledger.bootstrap.release`), oldest first. Each filing's index, primary document
+and EX-99.1/99.2 are fetched as the live filings watcher fetches them
 (:func:`watchers.filings.client.fetch_filing_documents`, through the one 10 req/s EDGAR limiter),
 classified and read off the event loop by the same code (``analyse_filing``, then
 ``extract_operations`` for production updates, earnings releases and HPC announcements), then
@@ -26,11 +27,10 @@ from typing import Any
 import aiohttp
 from sqlite_utils import Database
 
-from bot.engine import production
+from bot.engine import edgar_walk, production
 from bot.engine.dbworker import DbWorker
-from bot.engine.ledger import ciks_for, filing_time, plan_history
+from bot.engine.ledger import filing_time
 from storage import observations, watcher_state
-from storage.clock import iso
 from watchers.base import SourceError
 from watchers.filings.analyse import analyse_filing
 from watchers.filings.client import fetch_filing_documents
@@ -132,64 +132,53 @@ async def backfill(
     """Each watched miner's past releases (see the module doc). Resumable; run it again to catch up."""
     run = HistoryRun()
     say = say or logger.info
-    tickers = [t.upper() for t in tickers]
-    ciks = ciks_for(tickers, await db(watcher_state.load_state, "filings"))
-    state = await db(update_progress, clock(), total=len(tickers), finished_at=None)
-    cursors: dict[str, Any] = dict(state.get("cursors") or {})
-    for n, ticker in enumerate(tickers, start=1):
-        cik = ciks.get(ticker)
-        if cik is None:
-            run.skipped.append(f"{ticker}: no CIK known")
-            say(f"production history: {ticker} skipped: no CIK known")
-            continue
-        await db(update_progress, clock(), current=ticker)
+
+    async def read(ticker: str, doc: PlannedDocument, index: int, total: int) -> None:
+        ops: dict[str, Any] | None = None
         try:
-            documents = await plan_history(
-                session, source, cik, clock(), years, cursors.get(ticker), keep=release
-            )
+            docs = await fetch_filing_documents(session, source, _ref(doc, ticker))
         except SourceError as err:
             if err.retry_after_s is not None:
-                run.stopped = err.message
-                say(f"production history: stopped: {err.message}; it resumes on the next run")
-                return run
-            run.skipped.append(f"{ticker}: {err.message}")
-            say(f"production history: {ticker}: submissions unavailable: {err.message}")
-            continue
-        say(f"production history: {ticker} ({n} of {len(tickers)} miners): {len(documents)} filings to read")
-        for i, doc in enumerate(documents, start=1):
-            ops: dict[str, Any] | None = None
-            try:
-                docs = await fetch_filing_documents(session, source, _ref(doc, ticker))
-            except SourceError as err:
-                if err.retry_after_s is not None:
-                    run.stopped = err.message
-                    say(f"production history: stopped at {ticker} {doc.accession}: {err.message}; it resumes")
-                    return run
-                run.skipped.append(f"{ticker} {doc.accession}: {err.message}")
-                say(f"production history: {ticker} {doc.form} {doc.filed} skipped: {err.message}")
-                url = doc.url
-            else:
-                ops = await asyncio.to_thread(read_release, docs.primary, docs.exhibits, doc.form, doc.items)
-                url = docs.primary_url
-                del docs
-                run.read += 1
-            stored = await db(
-                apply_release,
-                ticker,
-                doc.accession,
-                ops,
-                at=filing_time(doc.accepted),
-                now=clock(),
-                url=url,
-                cursor=cursor_after(doc),
-            )
-            run.stored += int(bool(ops))
-            logger.info(
-                "production history: %s %d/%d %s %s: %s",
-                ticker, i, len(documents), doc.form, doc.filed,
-                f"{stored} figures stored" if ops else "no figures",
-            )  # fmt: skip
-        await db(update_progress, clock(), done_ticker=ticker)
-        say(f"production history: {ticker} done ({n} of {len(tickers)} miners)")
-    await db(update_progress, clock(), current=None, finished_at=iso(clock()))
+                raise
+            run.skipped.append(f"{ticker} {doc.accession}: {err.message}")
+            say(f"production history: {ticker} {doc.form} {doc.filed} skipped: {err.message}")
+            url = doc.url
+        else:
+            ops = await asyncio.to_thread(read_release, docs.primary, docs.exhibits, doc.form, doc.items)
+            url = docs.primary_url
+            del docs
+            run.read += 1
+        stored = await db(
+            apply_release,
+            ticker,
+            doc.accession,
+            ops,
+            at=filing_time(doc.accepted),
+            now=clock(),
+            url=url,
+            cursor=cursor_after(doc),
+        )
+        run.stored += int(bool(ops))
+        logger.info(
+            "production history: %s %d/%d %s %s: %s",
+            ticker, index, total, doc.form, doc.filed,
+            f"{stored} figures stored" if ops else "no figures",
+        )  # fmt: skip
+
+    walked = await edgar_walk.walk(
+        db,
+        session,
+        source,
+        tickers,
+        clock,
+        label="production history",
+        years=years,
+        keep=release,
+        progress=update_progress,
+        read=read,
+        say=say,
+        noun="filings",
+    )
+    run.skipped[:0] = walked.skipped
+    run.stopped = walked.stopped
     return run
