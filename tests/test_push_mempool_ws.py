@@ -278,6 +278,35 @@ async def test_backoff_doubles_while_the_server_refuses_and_is_capped(aiohttp_se
     assert h.socket.backoff_s(1) == 3.0
 
 
+async def test_a_handshake_that_never_comes_times_out_and_backs_off():
+    """A server that accepts the TCP connection and never answers the upgrade is given up after
+    the source's timeout_s, then retried with back-off (before, the follower waited for ever)."""
+    import aiohttp
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    h = Harness(MempoolSocketStandIn(), f"http://127.0.0.1:{port}")
+    h.socket.timeout_s = 0.2  # the configured [sources.mempool] timeout_s, small for the test
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.create_task(h.socket.run(session))
+        await until(lambda: len(h.sleeps) == 1, "a first back-off after the timeout")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+    assert h.sleeps == [2.0]
+    assert "TimeoutError" in (h.socket.status.last_error or "")
+    assert h.socket.status.connects == 0
+
+
 async def test_a_silent_server_is_pinged_then_dropped(follower):
     h = follower
     await until(lambda: h.socket.status.tip_height == 837049, "the snapshot")

@@ -235,14 +235,18 @@ class MempoolSocket:
             await self.check()
 
     async def _session(self, session: aiohttp.ClientSession) -> None:
-        async with session.ws_connect(
-            self.url,
-            max_msg_size=MAX_BYTES,
-            timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-            heartbeat=None,  # mempool's own ping protocol below, not WebSocket pings
-            autoping=True,
-            headers={"User-Agent": "MinerWatch/0.1 (+https://github.com/minerwatch/minerwatch)"},
-        ) as ws:
+        # The handshake has the source's own timeout: a server that accepts the connection and
+        # never upgrades it would otherwise hold the follower for the session's default (none).
+        async with asyncio.timeout(self.timeout_s):
+            ws = await session.ws_connect(
+                self.url,
+                max_msg_size=MAX_BYTES,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                heartbeat=None,  # mempool's own ping protocol below, not WebSocket pings
+                autoping=True,
+                headers={"User-Agent": "MinerWatch/0.1 (+https://github.com/minerwatch/minerwatch)"},
+            )
+        async with ws:
             self._ws = ws
             self._ping_sent_at = None
             self._behind_since = None
