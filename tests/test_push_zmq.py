@@ -94,3 +94,39 @@ async def test_hashblock_from_a_real_publisher_triggers_once_per_block():
         pub.close(linger=0)
         ctx.term()
     assert not sub.status.connected
+
+
+async def test_connected_only_while_a_node_publishes_there():
+    """"push" in /status means a node answered: nobody at the endpoint is not connected, a node
+    that starts is, and one that stops is down again (before, subscribing was taken as connected)."""
+    probe = zmq.asyncio.Context()
+    pub_sock = probe.socket(zmq.PUB)
+    port = pub_sock.bind_to_random_port("tcp://127.0.0.1")
+    pub_sock.close(linger=0)  # a free port with nobody behind it
+
+    async def on_block(notice: BlockNotice) -> None:
+        return None
+
+    sub = ZmqBlocks(f"tcp://127.0.0.1:{port}", on_block)
+    task = asyncio.create_task(sub.run())
+    try:
+        for _ in range(20):  # libzmq retries every 100 ms: a few retries find nobody
+            await asyncio.sleep(0.01)
+        assert not sub.status.connected
+        assert sub.status.connects == 0
+
+        pub = probe.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 0)
+        pub.bind(f"tcp://127.0.0.1:{port}")
+        await until(lambda: sub.status.connected, "the handshake with the node")
+        assert sub.status.connects == 1
+
+        pub.close(linger=0)  # the node stops
+        await until(lambda: not sub.status.connected, "the drop")
+        assert sub.status.drops == 1
+        assert "disconnected" in (sub.status.last_error or "")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        probe.term()

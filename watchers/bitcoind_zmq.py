@@ -14,6 +14,7 @@ poll reads everything else over RPC (or mempool), as always.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 import time
@@ -109,10 +110,13 @@ class ZmqBlocks:
         return notice
 
     async def run(self) -> None:
-        """Subscribe and read until cancelled."""
+        """Subscribe and read until cancelled. Whether the node is there is read from the socket's
+        monitor, not assumed: a SUB socket "connects" to an endpoint with nobody behind it."""
         zmq = self.zmq
         ctx = zmq.asyncio.Context()
         sock = ctx.socket(zmq.SUB)
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        watching = asyncio.create_task(self._watch(monitor))
         try:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
@@ -120,13 +124,32 @@ class ZmqBlocks:
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_MAX_MS)
             sock.setsockopt(zmq.SUBSCRIBE, TOPIC)
             sock.connect(self.endpoint)
-            # ZMQ has no "connected" for a SUB socket we could read cheaply; subscribed is what we know.
-            self.status.connected = True
-            self.status.connects += 1
             while True:
                 parts = await sock.recv_multipart()
                 await self.feed(parts)
         finally:
+            watching.cancel()
             self.status.connected = False
+            sock.disable_monitor()
+            monitor.close(linger=0)
             sock.close(linger=0)
             ctx.term()
+
+    async def _watch(self, monitor: Any) -> None:
+        """Follow the socket's connection events: connected once the ZMTP handshake with the node
+        succeeded (a peer that is not a ZMQ publisher never gets there), down when it drops (the
+        node stopped, or the heartbeat found it silent)."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        zmq = self.zmq
+        while True:
+            event = await recv_monitor_message(monitor)
+            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.status.connected = True
+                self.status.connects += 1
+                logger.info("bitcoind zmq: connected to %s", self.endpoint)
+            elif event["event"] == zmq.EVENT_DISCONNECTED and self.status.connected:
+                self.status.connected = False
+                self.status.drops += 1
+                self.status.last_error = "node disconnected; libzmq reconnects by itself"
+                logger.info("bitcoind zmq: %s disconnected; polling carries on", self.endpoint)
