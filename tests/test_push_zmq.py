@@ -97,7 +97,7 @@ async def test_hashblock_from_a_real_publisher_triggers_once_per_block():
 
 
 async def test_connected_only_while_a_node_publishes_there():
-    """"push" in /status means a node answered: nobody at the endpoint is not connected, a node
+    """A "push" in /status means a node answered: nobody at the endpoint is not connected, a node
     that starts is, and one that stops is down again (before, subscribing was taken as connected)."""
     probe = zmq.asyncio.Context()
     pub_sock = probe.socket(zmq.PUB)
