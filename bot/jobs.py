@@ -7,6 +7,7 @@ and refresh pinned statuses. Each callback only fetches the services and calls o
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -155,9 +156,19 @@ async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.info("pruned %d delivered outbox rows older than %s", pruned, delivered_cutoff.isoformat())
 
 
+async def warm_rules_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    started = time.perf_counter()
+    loaded = await svc.pipeline.warm()
+    elapsed = time.perf_counter() - started
+    logger.info("rules of %d metrics loaded in %.2fs, before the first poll", loaded, elapsed)
+
+
 def schedule_jobs(app: Application, svc: Services) -> None:
     jq = app.job_queue
     assert jq is not None, "install python-telegram-bot[job-queue]"
+    # at once: the first polls (after 1 s) find the rules in memory (or wait on the engine lock)
+    jq.run_once(warm_rules_job, when=0, name="rules:warm", job_kwargs={"misfire_grace_time": 600})
     for sw in svc.watchers:
         jq.run_repeating(
             watch_job,

@@ -247,3 +247,21 @@ async def test_a_state_written_outside_the_index_is_read_back(env):
     outcome = await poll(pipeline, watcher, clock, 43.0)
     assert outcome.queued == 0  # the index knows it is firing: no second message
     assert state_of(pipeline.cache, rule_id).status is Status.FIRING
+
+
+async def test_warm_loads_every_judged_metric_before_the_first_poll(env):
+    """At start the rules are loaded before any poll (before, the first poll loaded them: 6.4 s at
+    a million rules); the first poll then only evaluates."""
+    db, clock, watcher = env
+    for i in range(30):
+        add(db, 300 + i, "hashprice < 45")
+    chats.ensure_chat(db.db, 999, "private", None, T0)
+    rule_store.add_rule(db.db, 999, "price < 50k", "price", "threshold", T0, max_rules=100)
+    rule_store.add_rule(db.db, 999, "retarget", "event:retarget", "event", T0, max_rules=100)
+    pipeline = Pipeline(db, clock, IngestOptions(links={}))
+    assert pipeline.cache is not None and not pipeline.cache.loaded
+    assert await pipeline.warm() == 2
+    assert {"hashprice", "price"} <= pipeline.cache.loaded
+    outcome = await poll(pipeline, watcher, clock, 44.0)
+    assert outcome.evaluated == 30 and outcome.transitions == 30
+    assert await Pipeline(db, clock, IngestOptions(links={}), cache=False).warm() == 0

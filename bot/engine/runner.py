@@ -103,6 +103,17 @@ class Pipeline:
             await self.cache.load(self.db, metric)
         return seq
 
+    async def warm(self) -> int:
+        """Load the rules of every metric a threshold or change rule watches, at start, so the
+        first poll evaluates instead of loading (6.4 s at a million rules). Returns how many
+        metrics were loaded. A poll that comes first waits on the engine lock, then finds them."""
+        if self.cache is None:
+            return 0
+        metrics = await self.db(rule_store.judged_metrics)
+        async with self._engine_lock:
+            await self._load(metrics)
+        return sum(1 for m in metrics if m in self.cache.loaded)
+
     async def judge(self, latest: dict[str, Observation], now: datetime) -> Judged | None:
         """Evaluate the rules on ``latest`` in memory, off the database thread."""
         if self.cache is None:
