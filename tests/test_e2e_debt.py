@@ -70,8 +70,12 @@ class LedgerEdgar(FakeEdgar):
         self.bodies: dict[str, bytes] = {}  # path -> body served instead
         self.hold: dict[str, asyncio.Event] = {}
         self.held: list[str] = []  # paths asked for while held
+        self.failures: dict[str, int] = {}  # path -> how many more times it answers 500
 
     async def handler(self, request: web.Request) -> web.StreamResponse:
+        if self.failures.get(request.path, 0) > 0:
+            self.failures[request.path] -= 1
+            return web.Response(status=500, text="Internal Server Error")
         gate = self.hold.get(request.path)
         if gate is not None:
             self.held.append(request.path)
@@ -282,3 +286,52 @@ async def test_bootstrap_resumes_after_an_interruption(tmp_path, edgar):
     points = observations.history(db2, "debt.riot", datetime(2024, 1, 1, tzinfo=UTC))
     assert [round(v) for _, v in points] == [599_723_000, 853_995_000]
     assert json.dumps([r["status"] for r in store.documents(db2, "RIOT")]) == '["applied", "applied"]'
+
+
+async def test_a_failed_download_is_read_again_on_the_next_run_then_skipped_after_three(tmp_path, edgar):
+    """A document EDGAR fails to serve (a 500) is not given up: the next run reads it first, without
+    moving the cursor back; only a third failure records it as skipped, with the reason."""
+    import aiohttp
+
+    base = edgar.base_url  # type: ignore[attr-defined]
+    source = EdgarSourceConfig(user_agent=UA, data_url=base, www_url=base, timeout_s=10)
+    tenk, tenq = riot_10k(), riot_10q(datetime(2025, 7, 31, 20, 0, tzinfo=UTC))
+    edgar.add(tenk, in_feed=False)
+    edgar.add(tenq, in_feed=False)
+    tenk_path = f"{tenk.folder}/riot-20241231.htm"
+    edgar.failures[tenk_path] = 1  # the older document fails once; the newer one is read
+    clock = FakeClock(datetime(2025, 8, 15, tzinfo=UTC))
+    lines: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        db = DbWorker(open_db(tmp_path / "m.db"))
+        first = await ledger_engine.bootstrap(db, session, source, ["RIOT"], clock, say=lines.append)
+        assert first.applied == 1 and first.skipped == []
+        assert len(first.retrying) == 1 and tenk.accession in first.retrying[0]
+        assert "500" in first.retrying[0]
+        progress = ledger_engine.bootstrap_progress(db.db)
+        assert [e["doc"]["accession"] for e in progress["retry"]["RIOT"]] == [tenk.accession]
+        assert progress["cursors"]["RIOT"]["accession"] == tenq.accession
+        assert [r["status"] for r in store.documents(db.db, "RIOT")] == ["applied"]
+
+        second = await ledger_engine.bootstrap(db, session, source, ["RIOT"], clock, say=lines.append)
+        assert second.applied == 1 and second.retrying == []
+        progress = ledger_engine.bootstrap_progress(db.db)
+        assert progress.get("retry") == {}
+        assert progress["cursors"]["RIOT"]["accession"] == tenq.accession  # not moved back
+        assert sorted(r["status"] for r in store.documents(db.db, "RIOT")) == ["applied", "applied"]
+        lg = store.load_ledger(db.db, "RIOT")
+        # the newer 10-Q's figures still stand: an older document never overrides a newer one
+        assert lg is not None and lg.total_debt_principal_usd == pytest.approx(853_995_000)
+        db.close()
+
+        # another miner's history where a document fails three runs in a row: then skipped
+        db = DbWorker(open_db(tmp_path / "n.db"))
+        edgar.failures[tenk_path] = 3
+        runs = [await ledger_engine.bootstrap(db, session, source, ["RIOT"], clock) for _ in range(3)]
+        assert [len(r.retrying) for r in runs] == [1, 1, 0]
+        assert any("500" in note for note in runs[2].skipped)
+        statuses = {r["doc_key"]: r["status"] for r in store.documents(db.db, "RIOT")}
+        assert statuses[tenk.accession] == "skipped" and statuses[tenq.accession] == "applied"
+        assert ledger_engine.bootstrap_progress(db.db).get("retry") == {}
+        db.close()
+    assert any("not read" in line and "tried again" in line for line in lines)

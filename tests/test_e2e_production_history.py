@@ -182,3 +182,29 @@ async def test_interrupted_walk_resumes_without_rereading(tmp_path, edgar):
     assert [r["value"] for r in store.figure_history(db2, "RIOT", "mined_btc")] == [521.0, 458.0, 552.0]
     state = production_history.progress(db2)
     assert state["done"] == ["RIOT"] and state["finished_at"] and state["current"] is None
+
+
+async def test_a_release_that_fails_to_download_is_read_on_the_next_run(tmp_path, edgar):
+    """EDGAR answers 500 for the October 2023 release: the walk stores the other two, keeps the
+    failed one on its retry list, and the next run reads it (its figures land at its own time)
+    without moving the cursor back or fetching the others again."""
+    base = edgar.base_url  # type: ignore[attr-defined]
+    source = EdgarSourceConfig(user_agent=UA, data_url=base, www_url=base, timeout_s=10)
+    edgar.failures[_doc(OCT_2023)] = 1
+    clock = FakeClock(NOW)
+    async with aiohttp.ClientSession() as session:
+        db = DbWorker(open_db(tmp_path / "m.db"))
+        first = await production_history.backfill(db, session, source, ["RIOT"], clock)
+        assert (first.read, first.stored) == (2, 2) and len(first.retrying) == 1
+        state = production_history.progress(db.db)
+        assert [e["doc"]["accession"] for e in state["retry"]["RIOT"]] == [OCT_2023.accession]
+        assert state["cursors"]["RIOT"]["accession"] == NOV_2023.accession
+
+        second = await production_history.backfill(db, session, source, ["RIOT"], clock)
+        assert (second.read, second.stored) == (1, 1) and second.retrying == []
+        state = production_history.progress(db.db)
+        assert state["retry"] == {} and state["cursors"]["RIOT"]["accession"] == NOV_2023.accession
+        assert [r["value"] for r in store.figure_history(db.db, "RIOT", "mined_btc")] == [521.0, 458.0, 552.0]
+        db.close()
+    for f in (NOV_2022, NOV_2023):
+        assert len(edgar.paths(_doc(f))) == 1

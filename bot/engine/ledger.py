@@ -48,7 +48,7 @@ from watchers.filings.config import EdgarSourceConfig
 from watchers.filings.model import DEBT_KINDS
 from watchers.filings.parse import form_matches
 from watchers.ledger import fetch
-from watchers.ledger.bootstrap import PlannedDocument, cursor_after, relevant
+from watchers.ledger.bootstrap import PlannedDocument, relevant
 from watchers.ledger.config import LEDGER_FORMS
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 LEDGER_ID = "ledger"  # watcher_state id: bootstrap progress and cursors
 LIVE_LOOKBACK = timedelta(days=30)  # filing events older than this are left to the bootstrap
 SOURCE = "sec-filings"
+Cursor = dict[str, str] | None  # where a miner's walk resumes; None: leave it where it is
 
 
 # ------------------------------------------------------------------------------------- on the db
@@ -169,19 +170,21 @@ def _silent(event: Event) -> Event:
 
 
 def apply_history(
-    db: Database, prepared: Prepared, *, at: datetime, now: datetime, ticker: str, cursor: dict[str, str]
+    db: Database, prepared: Prepared, *, at: datetime, now: datetime, ticker: str, cursor: Cursor
 ) -> IngestResult:
     """Apply one bootstrap document (on the database thread): the ledger, its total as history at the
-    document's filing time (no rule judges the past), and the ticker's cursor, together."""
+    document's filing time (no rule judges the past), and the ticker's cursor (unless None: a retried
+    older document leaves it where it is), together."""
     result = commit(db, prepared, now=now)
     if result.status == "applied" and result.changed and result.after is not None:
         obs = debt_observation(result.after, at)
         if obs is not None:
             observations.insert_observations(db, [obs])
-    state = _state(db)
-    boot = state.setdefault("bootstrap", {})
-    boot.setdefault("cursors", {})[ticker] = cursor
-    watcher_state.save_success(db, LEDGER_ID, state, now)
+    if cursor is not None:
+        state = _state(db)
+        boot = state.setdefault("bootstrap", {})
+        boot.setdefault("cursors", {})[ticker] = cursor
+        watcher_state.save_success(db, LEDGER_ID, state, now)
     return result
 
 
@@ -232,6 +235,7 @@ class LedgerRun:
     skipped: list[str] = field(default_factory=list)
     queued: int = 0
     stopped: str | None = None  # why it stopped early (SEC asked to back off)
+    retrying: list[str] = field(default_factory=list)  # documents to read again on the next run
 
 
 def wanted(data: dict[str, Any], tickers: Sequence[str]) -> bool:
@@ -320,12 +324,16 @@ async def bootstrap(
     run = LedgerRun()
     say = say or logger.info
 
-    async def read(ticker: str, doc: PlannedDocument, index: int, total: int) -> None:
+    async def read(
+        ticker: str, doc: PlannedDocument, index: int, total: int, *, cursor: Cursor, last_try: bool
+    ) -> None:
         try:
             body = await fetch.document_bytes(session, source, doc.url)
         except SourceError as err:
             if err.retry_after_s is not None:
                 raise
+            if not last_try:
+                raise edgar_walk.TryLater(err.message) from err
             prepared = skipped(doc.url, doc.accession, ticker, f"{doc.accession}: {err.message}")
         else:
             prepared = await asyncio.to_thread(
@@ -345,7 +353,7 @@ async def bootstrap(
             at=filing_time(doc.accepted),
             now=clock(),
             ticker=ticker,
-            cursor=cursor_after(doc),
+            cursor=cursor,
         )
         if result.status == "skipped":
             run.skipped.append(result.note)
@@ -372,5 +380,5 @@ async def bootstrap(
         say=say,
     )
     run.skipped[:0] = walked.skipped  # the walk's own skips (no CIK, no submissions) come first
-    run.stopped = walked.stopped
+    run.stopped, run.retrying = walked.stopped, walked.retrying
     return run

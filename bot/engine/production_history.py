@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from bot.engine import edgar_walk, production
 from bot.engine.dbworker import DbWorker
-from bot.engine.ledger import filing_time
+from bot.engine.ledger import Cursor, filing_time
 from storage import observations, watcher_state
 from watchers.base import SourceError
 from watchers.filings.analyse import analyse_filing
@@ -37,7 +37,7 @@ from watchers.filings.client import fetch_filing_documents
 from watchers.filings.config import EdgarSourceConfig
 from watchers.filings.operations import OPERATING_KINDS, extract_operations
 from watchers.filings.parse import FilingRef
-from watchers.ledger.bootstrap import PlannedDocument, cursor_after, release
+from watchers.ledger.bootstrap import PlannedDocument, release
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class HistoryRun:
     stored: int = 0  # of those, releases whose figures were stored
     skipped: list[str] = field(default_factory=list)
     stopped: str | None = None  # why it stopped early (SEC asked to back off)
+    retrying: list[str] = field(default_factory=list)  # filings to read again on the next run
 
 
 def progress(db: Database) -> dict[str, Any]:
@@ -80,18 +81,20 @@ def apply_release(
     at: datetime,
     now: datetime,
     url: str | None,
-    cursor: dict[str, str],
+    cursor: Cursor,
 ) -> int:
     """Store one past filing's figures as history at its filing time (no event, no rule), and the
-    ticker's cursor, in one transaction. Returns how many observations it stored."""
+    ticker's cursor (unless None: a retried older filing leaves it), in one transaction. Returns how
+    many observations it stored."""
     stored = 0
     with db.atomic():
         if ops:
             obs, _events = production.record(db, ticker, accession, at, ops, now, url=url)
             stored = observations.insert_observations(db, obs) if obs else 0
-        state = watcher_state.load_state(db, HISTORY_ID)
-        state.setdefault("cursors", {})[ticker] = cursor
-        watcher_state.save_success(db, HISTORY_ID, state, now)
+        if cursor is not None:
+            state = watcher_state.load_state(db, HISTORY_ID)
+            state.setdefault("cursors", {})[ticker] = cursor
+            watcher_state.save_success(db, HISTORY_ID, state, now)
     return stored
 
 
@@ -133,13 +136,17 @@ async def backfill(
     run = HistoryRun()
     say = say or logger.info
 
-    async def read(ticker: str, doc: PlannedDocument, index: int, total: int) -> None:
+    async def read(
+        ticker: str, doc: PlannedDocument, index: int, total: int, *, cursor: Cursor, last_try: bool
+    ) -> None:
         ops: dict[str, Any] | None = None
         try:
             docs = await fetch_filing_documents(session, source, _ref(doc, ticker))
         except SourceError as err:
             if err.retry_after_s is not None:
                 raise
+            if not last_try:
+                raise edgar_walk.TryLater(err.message) from err
             run.skipped.append(f"{ticker} {doc.accession}: {err.message}")
             say(f"production history: {ticker} {doc.form} {doc.filed} skipped: {err.message}")
             url = doc.url
@@ -156,7 +163,7 @@ async def backfill(
             at=filing_time(doc.accepted),
             now=clock(),
             url=url,
-            cursor=cursor_after(doc),
+            cursor=cursor,
         )
         run.stored += int(bool(ops))
         logger.info(
@@ -180,5 +187,5 @@ async def backfill(
         noun="filings",
     )
     run.skipped[:0] = walked.skipped
-    run.stopped = walked.stopped
+    run.stopped, run.retrying = walked.stopped, walked.retrying
     return run
