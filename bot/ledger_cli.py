@@ -63,13 +63,21 @@ def prepare(
     accession: str | None = None,
     ticker: str | None = None,
     items: tuple[str, ...] = (),
+    exhibits: Sequence[str] = (),
 ) -> Prepared:
     """Read one document (CPU only, ~0.3 s for a 4 MB 10-K: run it off the event loop and the db thread)."""
     sha = hashlib.sha256(data).hexdigest()
     doc_key = accession or sha
     try:
         doc = read_document(
-            data, document=document, form=form, filed=filed, accession=accession, ticker=ticker, items=items
+            data,
+            document=document,
+            form=form,
+            filed=filed,
+            accession=accession,
+            ticker=ticker,
+            items=items,
+            exhibits=exhibits,
         )
     except SourceError as err:
         return Prepared(document, doc_key, sha, (ticker or "").upper() or None, None, err.message)

@@ -335,3 +335,57 @@ async def test_a_failed_download_is_read_again_on_the_next_run_then_skipped_afte
         assert ledger_engine.bootstrap_progress(db.db).get("retry") == {}
         db.close()
     assert any("not read" in line and "tried again" in line for line in lines)
+
+
+# An 8-K cover in EDGAR's shape, BUILT for this test (no real filing): Item 8.01 points to the press
+# release, and states no term itself.
+BUILT_8K_COVER = """<html><body><p>UNITED STATES SECURITIES AND EXCHANGE COMMISSION</p><p>FORM 8-K</p>
+<p>CURRENT REPORT Pursuant to Section 13 or 15(d) of the Securities Exchange Act of 1934</p>
+<p>MARA Holdings, Inc.</p><p>Item 8.01 Other Events.</p><p>The Company issued the press release
+attached hereto as Exhibit 99.1, which is incorporated herein by reference.</p>
+<p>Item 9.01 Financial Statements and Exhibits.</p><p>99.1 Press release.</p></body></html>"""
+
+
+async def test_an_8k_whose_terms_are_in_its_press_release_reaches_the_ledger(tmp_path, edgar):
+    """The ledger reads an 8-K with its EX-99.1, as the filings watcher does: a cover that states no
+    term gives the tranche its release states. The release here is the REAL MARA closing 8-K's text
+    (tests/fixtures/filings, labelled) standing in for an EX-99.1, whose recording we do not have;
+    the cover is built (above). Without the exhibit the same cover gives no tranche."""
+    import aiohttp
+
+    base = edgar.base_url  # type: ignore[attr-defined]
+    source = EdgarSourceConfig(user_agent=UA, data_url=base, www_url=base, timeout_s=10)
+    cover = tmp_path / "mara-8k-cover.htm"
+    cover.write_text(BUILT_8K_COVER)
+    release = Path(__file__).parent / "fixtures" / "filings" / "mara-8k-2024-11-21-convertible-closing.html"
+    mara_cik, mara = 1507605, "MARA Holdings, Inc."
+    edgar.companies[mara_cik] = mara
+
+    def filing(accession: str, with_release: bool) -> Filing:
+        docs = {"mara-8k.htm": ("8-K", str(cover))}
+        if with_release:
+            docs["mara-ex99_1.htm"] = ("EX-99.1", str(release))
+        when = datetime(2024, 11, 21, 21, 0, tzinfo=UTC)
+        return Filing(mara_cik, mara, accession, "8-K", when, ("8.01", "9.01"), "mara-8k.htm", docs)
+
+    edgar.add(filing("0001493152-24-900001", with_release=True), in_feed=False)
+    clock = FakeClock(datetime(2024, 12, 1, tzinfo=UTC))
+    async with aiohttp.ClientSession() as session:
+        db = DbWorker(open_db(tmp_path / "with.db"))
+        run = await ledger_engine.bootstrap(db, session, source, ["MARA"], clock)
+        lg = store.load_ledger(db.db, "MARA")
+        db.close()
+        assert run.applied == 1, run
+        assert lg is not None and len(lg.tranches) == 1
+        t = lg.tranches[0]
+        assert t.kind == "convertible_notes" and t.original_principal_usd == 1_000_000_000
+        assert (t.coupon_pct, t.maturity) == (0.0, "2030-03-01")
+        assert t.conversion_rate_per_1000 == pytest.approx(38.5902)
+
+        edgar.filings.clear()
+        edgar.add(filing("0001493152-24-900002", with_release=False), in_feed=False)
+        db = DbWorker(open_db(tmp_path / "without.db"))
+        await ledger_engine.bootstrap(db, session, source, ["MARA"], clock)
+        lg = store.load_ledger(db.db, "MARA")
+        db.close()
+        assert lg is None or not lg.tranches

@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 LEDGER_ID = "ledger"  # watcher_state id: bootstrap progress and cursors
 LIVE_LOOKBACK = timedelta(days=30)  # filing events older than this are left to the bootstrap
 SOURCE = "sec-filings"
+EXHIBIT_FORMS = ("8-K", "6-K")  # forms whose EX-99 releases are read with the primary document
 Cursor = dict[str, str] | None  # where a miner's walk resumes; None: leave it where it is
 
 
@@ -247,6 +248,30 @@ def wanted(data: dict[str, Any], tickers: Sequence[str]) -> bool:
     return "kind" not in data or data.get("kind") in DEBT_KINDS
 
 
+async def fetch_document(
+    session: aiohttp.ClientSession,
+    source: EdgarSourceConfig,
+    *,
+    form: str,
+    cik: int,
+    accession: str,
+    primary_document: str | None = None,
+    url: str | None = None,
+) -> tuple[str, bytes, list[str]]:
+    """(URL, bytes, EX-99 texts) of what the ledger reads of a filing: an 8-K or 6-K with its
+    press releases (their pricing terms are often stated only there), any other form alone."""
+    if form.upper().removesuffix("/A") in EXHIBIT_FORMS:
+        name = primary_document or (url.rsplit("/", 1)[-1] if url else None)
+        return await fetch.issuance_documents(
+            session, source, cik=cik, accession=accession, primary_document=name
+        )
+    if url is None:
+        url = await fetch.primary_url(
+            session, source, cik=cik, accession=accession, primary_document=primary_document
+        )
+    return url, await fetch.document_bytes(session, source, url), []
+
+
 async def follow_filings(
     db: DbWorker,
     session: aiohttp.ClientSession,
@@ -266,14 +291,14 @@ async def follow_filings(
             continue
         accession, ticker = str(data["accession"]), str(data["ticker"]).upper()
         try:
-            url = await fetch.primary_url(
+            url, body, exhibits = await fetch_document(
                 session,
                 source,
+                form=str(data.get("form") or ""),
                 cik=int(data["cik"]),
                 accession=accession,
                 primary_document=data.get("primary_document"),
             )
-            body = await fetch.document_bytes(session, source, url)
         except SourceError as err:
             if err.retry_after_s is not None:
                 run.stopped = err.message
@@ -291,8 +316,9 @@ async def follow_filings(
                 accession=accession,
                 ticker=ticker,
                 items=tuple(data.get("items") or ()),
+                exhibits=exhibits,
             )
-            del body
+            del body, exhibits
         at = filing_time(str(data.get("filed_at") or row["at"]))
         result, queued = await db(
             apply_live, prepared, at=at, now=clock(), opts=opts, bootstrap_on=bootstrap_on
@@ -328,7 +354,9 @@ async def bootstrap(
         ticker: str, doc: PlannedDocument, index: int, total: int, *, cursor: Cursor, last_try: bool
     ) -> None:
         try:
-            body = await fetch.document_bytes(session, source, doc.url)
+            _url, body, exhibits = await fetch_document(
+                session, source, form=doc.form, cik=doc.cik, accession=doc.accession, url=doc.url
+            )
         except SourceError as err:
             if err.retry_after_s is not None:
                 raise
@@ -345,8 +373,9 @@ async def bootstrap(
                 accession=doc.accession,
                 ticker=ticker,
                 items=doc.items,
+                exhibits=exhibits,
             )
-            del body
+            del body, exhibits
         result = await db(
             apply_history,
             prepared,

@@ -14,6 +14,7 @@ it with that note and the ledger stays as it was.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rules.ledger import PERIODIC_FORMS, LedgerDocument, Source
 from watchers.base import SourceError
@@ -35,11 +36,21 @@ def read_document(
     accession: str | None = None,
     ticker: str | None = None,
     items: tuple[str, ...] = (),
+    exhibits: Sequence[str] = (),
 ) -> LedgerDocument:
-    """Read one document. ``document`` names it in citations (file name or URL)."""
+    """Read one document. ``document`` names it in citations (file name or URL); ``exhibits`` are
+    the texts of an 8-K/6-K's EX-99 press releases, read with it as the filings watcher reads them
+    (a pricing release often states the coupon and conversion terms the 8-K's body leaves out)."""
     try:
         return _read(
-            data, document=document, form=form, filed=filed, accession=accession, ticker=ticker, items=items
+            data,
+            document=document,
+            form=form,
+            filed=filed,
+            accession=accession,
+            ticker=ticker,
+            items=items,
+            exhibits=exhibits,
         )
     except SourceError:
         raise
@@ -57,6 +68,7 @@ def _read(
     accession: str | None = None,
     ticker: str | None = None,
     items: tuple[str, ...] = (),
+    exhibits: Sequence[str] = (),
 ) -> LedgerDocument:
     if len(data) > MAX_BYTES:
         raise SourceError(
@@ -66,7 +78,14 @@ def _read(
         raise SourceError(SOURCE, f"{document}: empty document, skipped")
     if _IX_MARK in data[:200_000]:
         return _ixbrl(
-            data, document=document, form=form, filed=filed, accession=accession, ticker=ticker, items=items
+            data,
+            document=document,
+            form=form,
+            filed=filed,
+            accession=accession,
+            ticker=ticker,
+            items=items,
+            exhibits=exhibits,
         )
     try:
         text = data.decode("utf-8")
@@ -79,7 +98,7 @@ def _read(
         raise SourceError(SOURCE, f"{document}: neither inline XBRL nor a recognisable 8-K/6-K/424B, skipped")
     if form_u.removesuffix("/A") in PERIODIC_FORMS:
         raise SourceError(SOURCE, f"{document}: a {form_u} without inline XBRL is not read, skipped")
-    tranches, notes = read_issuance(text, form=form_u, items=items)
+    tranches, notes = read_issuance(text, form=form_u, items=items, exhibits=exhibits)
     tranches, call_notes = with_soft_call(tranches, text)
     notes = [*notes, *call_notes]
     return LedgerDocument(
@@ -99,6 +118,7 @@ def _ixbrl(
     accession: str | None,
     ticker: str | None,
     items: tuple[str, ...],
+    exhibits: Sequence[str] = (),
 ) -> LedgerDocument:
     try:
         doc = ixbrl.parse(data)
@@ -114,7 +134,7 @@ def _ixbrl(
     if form_u.removesuffix("/A") not in PERIODIC_FORMS:
         # an 8-K/6-K with a tagged cover page: the cover gives ticker and date, the text the terms
         text = data.decode("utf-8", "replace")
-        tranches, notes = read_issuance(text, form=form_u, items=items)
+        tranches, notes = read_issuance(text, form=form_u, items=items, exhibits=exhibits)
         tranches, call_notes = with_soft_call(tranches, text)
         notes = [*notes, *call_notes]
         return LedgerDocument(

@@ -44,6 +44,37 @@ async def primary_url(
     return url
 
 
+async def issuance_documents(
+    session: aiohttp.ClientSession,
+    source: EdgarSourceConfig,
+    *,
+    cik: int,
+    accession: str,
+    primary_document: str | None = None,
+) -> tuple[str, bytes, list[str]]:
+    """An 8-K/6-K as the filings watcher reads it: (primary URL, primary bytes, the texts of its
+    EX-99.1/99.2 releases), from the filing's index page. Without an index page (an error other
+    than SEC's "slow down") the primary document named by the submissions is read alone."""
+    folder = archive_folder(source, cik, accession)
+    url: str | None = None
+    exhibit_urls: list[str] = []
+    try:
+        body = await edgar_get(session, source, index_url(source, cik, accession))
+        url, exhibit_urls = parse_index(body.decode("utf-8", "replace"), folder)
+    except SourceError as err:
+        if err.retry_after_s is not None or not primary_document:
+            raise
+    if url is None:
+        if not primary_document:
+            raise SourceError(SOURCE, f"filing index of {accession} lists no documents")
+        url = f"{folder}/{primary_document.rsplit('/', 1)[-1]}"
+    data = await document_bytes(session, source, url)
+    exhibits = [
+        (await edgar_get(session, source, u)).decode("utf-8", "replace") for u in exhibit_urls if u != url
+    ]
+    return url, data, exhibits
+
+
 async def document_bytes(session: aiohttp.ClientSession, source: EdgarSourceConfig, url: str) -> bytes:
     """One document's bytes (capped by the client's size limit: a larger one is a SourceError)."""
     return await edgar_get(session, source, url)

@@ -9,6 +9,7 @@ The greenshoe is counted only when the document's principal already includes it 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rules.ledger import Tranche
 from watchers.ledger import checks
@@ -16,10 +17,11 @@ from watchers.ledger.filings_api import DEBT_KINDS, analyse_filing  # the one fi
 
 
 def read_issuance(
-    text: str, *, form: str | None, items: tuple[str, ...] = ()
+    text: str, *, form: str | None, items: tuple[str, ...] = (), exhibits: Sequence[str] = ()
 ) -> tuple[list[Tranche], list[str]]:
-    """The tranche an issuance document announces (none for anything else), and dropped values."""
-    info = analyse_filing(text, form=form, items=items)
+    """The tranche an issuance document announces (none for anything else), and dropped values;
+    ``exhibits`` (its EX-99 releases) are read with it, as the filings watcher reads them."""
+    info = analyse_filing(text, form=form, items=items, exhibits=exhibits)
     if info.kind not in DEBT_KINDS:
         return [], []
     t = info.terms
