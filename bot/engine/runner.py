@@ -162,6 +162,7 @@ class Pipeline:
             queued=queued,
             errors=dict(result.errors),
             recovered=was_failing is not None,
+            failing_since=was_failing,  # with recovered: since when it had failed
             evaluated=judged.evaluated if judged else 0,
             transitions=judged.written if judged else 0,
             db_seconds=db_seconds,
