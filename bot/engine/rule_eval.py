@@ -113,15 +113,17 @@ def data_back(
     source: str,
     now: datetime,
     tz: ZoneInfo,
+    shown: str | None = None,
 ) -> Candidate | None:
-    """The rule had said "no data" and its source answers again: say so, with how long it was down."""
+    """The rule had said "no data" and its source answers again: say so, with how long it was
+    down. ``shown``: the value as the message should show it (default: the rule's metric)."""
     if not prior.nodata_notified or value is None or decision.state.nodata_notified:
         return None
     status = delivery_status(settings, rule_id, rule.severe, now)
     if status is None:
         return None
     down = (now - prior.nodata_since).total_seconds() if prior.nodata_since else None
-    shown = format_value(rule.metric, value, tz)
+    shown = shown or format_value(rule.metric, value, tz)
     return Candidate(
         keys.data_back(chat_id, condition_of(rule), prior.nodata_since, prior.last_notified),
         chat_id,
