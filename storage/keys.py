@@ -6,7 +6,7 @@ already exists queues nothing. What a key names is therefore what is sent at mos
 | key                     | one message per ...                                            |
 |-------------------------|----------------------------------------------------------------|
 | alert_transition        | rule × transition (firing, resolved, no data) × the moment the |
-|                         | state began: a re-evaluation of the same state adds nothing    |
+|                         | state began (rows queued before alert_crossing replaced it)    |
 | event_announcement      | chat × event (``Event.key``: ``retarget:<height>``,            |
 |                         | ``filing:<accession>``): the events table also records every   |
 |                         | event once, so a pruned outbox never lets an old one through   |

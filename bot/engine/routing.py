@@ -179,8 +179,11 @@ def _write(db: Database, cands: list[Candidate], now: datetime) -> int:
         logger.info("grouped chat=%s group=%s members=%d", chat_id, group_key, len(members))
     outbox.enqueue_many(db, rows, now)
     queued += sum(1 for r in rows if r[6] != outbox.GROUPED)
-    for r in rows:
-        logger.info("queued chat=%s rule=%s reason=%s status=%s", r[1], r[2], r[3], r[6])
+    if len(rows) <= 20:  # a mass firing logs one line, not one per chat
+        for r in rows:
+            logger.info("queued chat=%s rule=%s reason=%s status=%s", r[1], r[2], r[3], r[6])
+    else:
+        logger.info("queued %d alerts (%d grouped messages)", queued, len(groups))
     return queued
 
 
