@@ -178,7 +178,8 @@ def _no_data(
         return Decision(Reason.NO_CHANGE, state, False)
     limit = max(nodata_after_s, rule.for_s if isinstance(rule, ThresholdRule) else 0)
     if (now - stale_since).total_seconds() >= limit:
-        return Decision(Reason.NO_DATA, replace(state, nodata_notified=True, last_notified=now), True)
+        notified = replace(state, nodata_notified=True, last_notified=now, nodata_since=stale_since)
+        return Decision(Reason.NO_DATA, notified, True)
     return Decision(Reason.NO_CHANGE, state, False)
 
 
@@ -187,7 +188,9 @@ def _held(state: AlertState) -> AlertState:
     observations; a state changes only when something a later evaluation or a user needs does)."""
     if state.last_value is None:
         return state
-    return AlertState(state.status, state.since, state.last_notified, None, state.nodata_notified)
+    return AlertState(
+        state.status, state.since, state.last_notified, None, state.nodata_notified, state.nodata_since
+    )
 
 
 def _kept(state: AlertState) -> AlertState:

@@ -106,16 +106,20 @@ class AlertState:
     last_notified: datetime | None = None
     last_value: float | None = None
     nodata_notified: bool = False
+    nodata_since: datetime | None = None  # with nodata_notified: since when the source had no data
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: times as ISO 8601 strings with their offset."""
-        return {
+        out = {
             "status": self.status.value,
             "since": _iso(self.since),
             "last_notified": _iso(self.last_notified),
             "last_value": self.last_value,
             "nodata_notified": self.nodata_notified,
         }
+        if self.nodata_since is not None:  # only then: states stored before it are unchanged
+            out["nodata_since"] = _iso(self.nodata_since)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> AlertState:
@@ -130,6 +134,7 @@ class AlertState:
             last_notified=_parse_time(d.get("last_notified")),
             last_value=float(raw_value) if raw_value is not None else None,
             nodata_notified=bool(d.get("nodata_notified", False)),
+            nodata_since=_parse_time(d.get("nodata_since")),
         )
 
 

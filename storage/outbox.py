@@ -9,7 +9,8 @@ therefore never take the same row. A row claimed by a process that died (kill -9
 released back to pending by the next drain that sees its owner gone: the one message that was in
 flight may repeat, nothing is lost.
 
-Row states: pending -> sending -> sent | failed | pending (retry); held -> summarised."""
+Row states: pending -> sending -> sent | failed | pending (retry); held -> summarised | pending
+(promoted: a severe rule of the same crossing came later); grouped (never sent itself)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ from rules.chat_settings import ChatSettings
 from storage.clock import iso, parse_iso
 
 PENDING, SENDING, SENT, FAILED, HELD = "pending", "sending", "sent", "failed", "held"
+# A member of a grouped message (bot/engine/routing.py): its key and text are kept (idempotency,
+# the digest's list) but only the group's own row is sent.
+GROUPED = "grouped"
 PRIORITY_PRIVATE, PRIORITY_GROUP, PRIORITY_CHANNEL = 0, 5, 10
 
 
@@ -247,7 +251,7 @@ def prune(db: Database, before: datetime) -> int:
     rows always stay. (Events are deduplicated by the events table, and an alert's key only
     guards the transaction that queues it, so old keys are not needed.)"""
     cur = db.execute(
-        "DELETE FROM outbox WHERE status IN ('sent', 'failed', 'summarised') AND created_at < ?",
+        "DELETE FROM outbox WHERE status IN ('sent', 'failed', 'summarised', 'grouped') AND created_at < ?",
         [iso(before)],
     )
     return cur.rowcount
@@ -271,6 +275,28 @@ def last_created(db: Database, chat_id: int, reason: str) -> datetime | None:
         )
     )
     return parse_iso(rows[0]["at"]) if rows else None
+
+
+def statuses(db: Database, keys: Sequence[str]) -> dict[str, str]:
+    """The status of each of ``keys`` already in the outbox (absent keys are left out)."""
+    if not keys:
+        return {}
+    rows = db.query(
+        "SELECT key, status FROM outbox WHERE key IN (SELECT value FROM json_each(?))",
+        [json.dumps(list(keys))],
+    )
+    return {r["key"]: r["status"] for r in rows}
+
+
+def promote_held(db: Database, key: str, rule_id: int | None, text: str, now: datetime) -> bool:
+    """A held row (quiet hours) becomes due now with another text: a severe rule of the same
+    crossing came after its quieter twin. False if the row is no longer held."""
+    cur = db.execute(
+        "UPDATE outbox SET status = 'pending', rule_id = ?, text = ?, next_attempt_at = ? "
+        "WHERE key = ? AND status = 'held'",
+        [rule_id, text, iso(now), key],
+    )
+    return cur.rowcount == 1
 
 
 def exists(db: Database, key: str) -> bool:

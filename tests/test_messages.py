@@ -58,3 +58,48 @@ def test_truncate_marks_the_cut():
     long = "x" * 5000
     assert len(truncate(long)) == TELEGRAM_MAX_CHARS and truncate(long).endswith("(truncated)")
     assert truncate("short") == "short"
+
+
+def test_durations_read_as_people_say_them():
+    from bot.delivery.messages import duration_text
+
+    assert duration_text(47 * 60 + 59) == "47 min"
+    assert duration_text(2 * 3600 + 14 * 60) == "2 h 14 m"
+    assert duration_text(3 * 3600) == "3 h"
+    assert duration_text(3 * 86400 + 4 * 3600 + 59) == "3 d 4 h"
+    assert duration_text(-5) == "0 min"
+
+
+def test_resolve_says_how_long_it_fired_and_no_data_since_when():
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    rule = parse_rule("hashprice < 45")
+    common = {
+        "rule": rule,
+        "snapshot": {},
+        "source": "mempool",
+        "links": LINKS,
+        "rule_text": "hashprice < 45",
+    }
+    text = alert_message(reason=Reason.RESOLVED, value=46.0, fired_for_s=2 * 3600 + 14 * 60 + 30, **common)
+    assert "back from below $45.00/PH/day · resolved after 2 h 14 m" in text
+    now = datetime(2026, 1, 5, 15, 40, tzinfo=UTC)
+    since = now - timedelta(minutes=34)
+    text = alert_message(
+        reason=Reason.NO_DATA,
+        value=None,
+        stale_minutes=34,
+        stale_since=since,
+        now=now,
+        tz=ZoneInfo("America/Chicago"),
+        **common,
+    )
+    assert "No data for hashprice from mempool.space for 34 min" in text and "last value 09:06 CST" in text
+
+
+def test_retarget_hashprice_is_shown_only_when_computed():
+    data = {"height": 870912, "realised_change_pct": 3.1, "difficulty": 102.29}
+    text = event_message("retarget", {**data, "hashprice": 54.321, "price": 97000.0, "fees": 0.03}, LINKS)
+    assert "new hashprice <b>$54.32/PH/day</b> (at price $97,000, fees 0.03 BTC/block)" in text
+    assert "hashprice" not in event_message("retarget", {**data, "price": 97000.0}, LINKS)

@@ -5,7 +5,7 @@ nothing exceeds Telegram's 4,096 characters."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from typing import Any
 
@@ -58,6 +58,60 @@ def source_line(source: str, links: Mapping[str, str]) -> str:
     return f'<a href="{escape(url, quote=True)}">{name}</a>' if url else name
 
 
+def duration_text(seconds: float) -> str:
+    """``47 min``, ``2 h 14 m``, ``3 d 4 h``: how long an alert fired or a source was down."""
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} m" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def clock_text(at: datetime, now: datetime, tz: tzinfo) -> str:
+    """``09:45 CST`` today (in ``tz``), ``Mon 30 Nov 09:45 CST`` on another day."""
+    local, today = at.astimezone(tz), now.astimezone(tz)
+    fmt = "%H:%M %Z" if local.date() == today.date() else "%a %-d %b %H:%M %Z"
+    return local.strftime(fmt)
+
+
+def source_name(source: str) -> str:
+    return " + ".join(SOURCE_NAMES.get(part, part) for part in source.split("+"))
+
+
+def nodata_title(source: str, since: datetime, now: datetime, tz: tzinfo) -> str:
+    """The first line of a chat's no-data notice for one source (all its rules on it)."""
+    down = duration_text((now - since).total_seconds())
+    return (
+        f"⚠️ <b>No data from {escape(source_name(source))} for {down}</b>"
+        f" (last value {escape(clock_text(since, now, tz))}): these alerts wait until it answers again"
+    )
+
+
+def data_back_title(source: str, down_s: float | None) -> str:
+    after = f" after {duration_text(down_s)}" if down_s is not None else ""
+    return f"✅ <b>Data back from {escape(source_name(source))}{after}</b>: these alerts are judged again"
+
+
+def data_back_message(rule_text: str, source: str, down_s: float | None, value_text: str) -> str:
+    """One rule's source answered again after its no-data notice."""
+    after = f" after {duration_text(down_s)}" if down_s is not None else ""
+    return truncate(
+        f"✅ <b>Data back from {escape(source_name(source))}{after}</b>\n"
+        f"now {escape(value_text)} · this alert is judged again\n<code>{escape(rule_text)}</code>"
+    )
+
+
+def ercot_interval_title(interval_end: datetime) -> str:
+    """A grouped message's first line: the ERCOT interval it is about, on ERCOT's clock (CT)."""
+    from zoneinfo import ZoneInfo
+
+    end = interval_end.astimezone(ZoneInfo("America/Chicago"))
+    return f"⚡ <b>ERCOT interval ending {end:%H:%M} CT</b> ({end:%a %-d %b})"
+
+
 def _context(metric: str, snapshot: Mapping[str, float], tz: tzinfo) -> list[str]:
     """The numbers a reader wants next to this metric, taken from the same snapshot."""
     parts: list[str] = []
@@ -86,18 +140,28 @@ def alert_message(
     tz: tzinfo = UTC,
     reference: float | None = None,
     stale_minutes: int | None = None,
+    fired_for_s: float | None = None,
+    stale_since: datetime | None = None,
+    now: datetime | None = None,
 ) -> str:
+    """``fired_for_s``: with RESOLVED, how long the alert fired; ``stale_since``/``now``: with
+    NO_DATA, the source's last value (the notice says since when and for how long)."""
     name = escape(label(rule.metric))
     shown = format_value(rule.metric, value, tz) if value is not None else "n/a"
     if reason is Reason.NO_DATA:
-        head = f"⚠️ <b>No data for {escape(rule.metric)} for {stale_minutes or 0} min</b>"
+        down = duration_text(stale_minutes * 60) if stale_minutes is not None else "a while"
+        head = f"⚠️ <b>No data for {escape(rule.metric)} from {escape(source_name(source))} for {down}</b>"
         ctx = ["this alert waits until the source answers again"]
+        if stale_since is not None and now is not None:
+            ctx.insert(0, f"last value {escape(clock_text(stale_since, now, tz))}")
     elif isinstance(rule, ThresholdRule):
         threshold = format_value(rule.metric, rule.value, tz)
         word = _OP_WORDS[str(rule.op)]
         if reason is Reason.RESOLVED:
             head = f"✅ <b>{name} {escape(shown)}</b>"
             ctx = [f"back from {word} {escape(threshold)}"]
+            if fired_for_s is not None:
+                ctx.append(f"resolved after {duration_text(fired_for_s)}")
         else:
             icon = "🔁" if reason is Reason.REPEAT else ("🚨" if rule.severe else "🔔")
             head = f"{icon} <b>{name} {escape(shown)}</b>"
@@ -117,7 +181,12 @@ def alert_message(
 
 
 def curtail_message(
-    reason: Reason, snapshot: Mapping[str, Any], *, links: Mapping[str, str], tz: tzinfo = UTC
+    reason: Reason,
+    snapshot: Mapping[str, Any],
+    *,
+    links: Mapping[str, str],
+    tz: tzinfo = UTC,
+    fired_for_s: float | None = None,
 ) -> str:
     """The curtail signal in words a site manager acts on: power price vs the fleet's breakeven."""
     hub = str(snapshot["hub"]).upper()
@@ -126,6 +195,8 @@ def curtail_message(
     if reason is Reason.RESOLVED:
         head = f"⛏ <b>Mine again: {escape(hub)} {escape(power)}</b>"
         ctx = f"below your breakeven {breakeven}: mining earns more than power costs"
+        if fired_for_s is not None:
+            ctx += f" · curtailed for {duration_text(fired_for_s)}"
     else:
         icon = "🔁" if reason is Reason.REPEAT else "🔌"
         head = f"{icon} <b>Curtail: {escape(hub)} {escape(power)}</b>"
@@ -148,7 +219,20 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         )
         if isinstance(data.get("difficulty"), int | float):
             ctx += f" · difficulty {format_value('difficulty', float(data['difficulty']))}"
-        return truncate(f"{head}\n{escape(ctx)}\n{source_line(str(data.get('source', 'mempool')), links)}")
+        lines = [head, escape(ctx)]
+        hashprice = data.get("hashprice")
+        if isinstance(hashprice, int | float):  # what the new difficulty pays, at today's price and fees
+            inputs = []
+            if isinstance(data.get("price"), int | float):
+                inputs.append(f"price {format_value('price', float(data['price']))}")
+            if isinstance(data.get("fees"), int | float):
+                inputs.append(f"fees {format_value('fees', float(data['fees']))}/block")
+            at = f" (at {', '.join(inputs)})" if inputs else ""
+            lines.append(
+                f"new hashprice <b>{escape(format_value('hashprice', float(hashprice)))}</b>{escape(at)}"
+            )
+        lines.append(source_line(str(data.get("source", "mempool")), links))
+        return truncate("\n".join(lines))
     if kind == "filing":
         summary = escape(str(data.get("summary", "new filing")))
         url = data.get("url")

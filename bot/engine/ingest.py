@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from bot.delivery.grid_messages import dam_plan_message
-from bot.delivery.messages import event_message
+from bot.delivery.messages import ercot_interval_title, event_message
 from bot.engine import equity, production
-from bot.engine.fleet import evaluate_chat_metrics, evaluate_curtail
-from bot.engine.routing import queue_alert
+from bot.engine.fleet import CHAT_METRICS, evaluate_chat_metrics, evaluate_curtail
+from bot.engine.routing import Group, collecting, queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
+from rules import hashprice as hp
 from rules.catalogue import held_until_next_filing
 from rules.data import Event, Observation
 from rules.events import match_event
@@ -53,6 +54,8 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
         return 0
     queued = 0
     data = dict(event.data)
+    if event.kind == "retarget":
+        data.update(retarget_hashprice(db, data))
     for row in rule_store.rules_for_metric(db, f"event:{word}"):
         rule = cached_rule(row.text)
         if not isinstance(rule, EventRule) or not match_event(rule, event.kind, data):
@@ -70,6 +73,39 @@ def _announce_event(db: Database, event: Event, now: datetime, opts: IngestOptio
     return queued
 
 
+def retarget_hashprice(db: Database, data: dict[str, Any]) -> dict[str, float]:
+    """What the new difficulty pays: hashprice (USD/PH/day) at the retarget's difficulty, the
+    subsidy of its height and the latest stored price and fees (this poll's). An input missing:
+    nothing (never an estimate); the inputs found are still returned for the message."""
+    out: dict[str, float] = {}
+    for metric in ("price", "fees"):
+        last = observations.latest(db, metric)
+        if last is not None:
+            out[metric] = last[0]
+    difficulty_t, height = data.get("difficulty"), data.get("height")
+    if (
+        isinstance(difficulty_t, int | float)
+        and difficulty_t > 0
+        and isinstance(height, int)
+        and "price" in out
+        and "fees" in out
+    ):
+        out["hashprice"] = hp.hashprice_usd(
+            difficulty_t * 1e12, hp.subsidy_btc(height), out["fees"], out["price"]
+        )
+    return out
+
+
+def ercot_interval(observations_: list[Observation]) -> Group | None:
+    """The group of an ERCOT real-time poll's alerts: its newest interval (prices are stamped with
+    the interval's end). One interval that moves several rules of a chat is one message."""
+    ends = [o.at for o in observations_ if o.source == "ercot" and o.metric.startswith("power.")]
+    if not ends:
+        return None
+    end = max(ends)
+    return Group(f"ercot:{end.isoformat()}", ercot_interval_title(end))
+
+
 def ingest(
     db: Database,
     watcher_id: str,
@@ -82,7 +118,7 @@ def ingest(
     """Store one successful poll and queue what it triggers, atomically. Returns (new events, queued).
     ``judged``: the decisions of the rules on the poll's metrics, made in memory off the database
     thread; they are written here, in the same transaction as the observations they judge."""
-    with db.atomic():
+    with db.atomic(), collecting(db, now, ercot_interval(result.observations)) as batch:
         observations.insert_observations(db, result.observations)
         watcher_state.save_success(db, watcher_id, state, now)
         latest: dict[str, Any] = {}
@@ -118,7 +154,8 @@ def ingest(
         stocks = equity.tickers_in(latest)
         if stocks:
             queued += refresh_equity(db, stocks, now, opts)
-    return new_events, queued
+    # what the pass really queued: twins deduplicated, an interval's alerts grouped
+    return new_events, batch.queued
 
 
 def refresh_equity(
@@ -130,7 +167,7 @@ def refresh_equity(
     called when a ticker's ledger or share count changes, with ``at=now`` (the derived values then
     hold from that moment rather than from the quote's time). Returns how many messages it queued."""
     queued = 0
-    with db.atomic():
+    with db.atomic(), collecting(db, now):
         for ticker in tickers:
             values = equity.derived(db, ticker)
             obs = [d.observation(at) for d in values]
@@ -160,7 +197,7 @@ def ingest_derived(
     """Store observations the engine derived (not a watcher's poll), judge the rules on them and
     record/announce the events, in one transaction. Returns how many messages it queued."""
     queued = 0
-    with db.atomic():
+    with db.atomic(), collecting(db, now):
         observations.insert_observations(db, obs)
         snapshot = {o.metric: o.value for o in obs}
         for o in obs:
@@ -181,7 +218,7 @@ def check_quiet(db: Database, now: datetime, opts: IngestOptions) -> int:
 def stale_metrics(db: Database, now: datetime, opts: IngestOptions) -> list[tuple[str, datetime, str]]:
     """(metric, last observed at, its source) of the judged metrics whose data went stale."""
     stale = []
-    for metric in rule_store.judged_metrics(db):
+    for metric in sorted(set(rule_store.judged_metrics(db)) | chat_rule_inputs(db)):
         last = observations.latest(db, metric)
         if last is None or is_production_metric(metric):
             # never observed: nothing went stale; a miner's figures come monthly or quarterly,
@@ -199,11 +236,47 @@ def stale_metrics(db: Database, now: datetime, opts: IngestOptions) -> list[tupl
     return stale
 
 
-def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
-    """Rules whose metric has had no fresh value for ``stale_after`` say so once (no false resolve)."""
+def chat_rule_inputs(db: Database) -> set[str]:
+    """The observed metrics that per-chat rules are derived from: hashprice for breakeven, margin,
+    profit and curtail; each curtail chat's hub price. Their staleness is those rules' too."""
+    inputs: set[str] = set()
+    for metric in CHAT_METRICS:
+        if any(row.settings.fleet is not None for row in rule_store.rules_for_metric(db, metric)):
+            inputs.add("hashprice")
+    for row in rule_store.rules_for_metric(db, "curtail.margin"):
+        if row.settings.fleet is not None and row.settings.hub:
+            inputs |= {"hashprice", f"power.{row.settings.hub.lower()}"}
+    return inputs
+
+
+def stale_chat_rules(
+    db: Database, metric: str, at: datetime, source: str, now: datetime, opts: IngestOptions
+) -> int:
+    """The per-chat rules derived from a stale ``metric`` say "no data" like any rule on it:
+    breakeven, margin and profit when hashprice is stale; curtail when hashprice or the chat's hub
+    price is (curtail.margin is the hub's price minus the breakeven hashprice sets)."""
     queued = 0
-    with db.atomic():
-        for metric, at, source in stale_metrics(db, now, opts):
-            for row in rule_store.rules_for_metric(db, metric):
+    if metric == "hashprice":
+        for chat_metric in CHAT_METRICS:
+            for row in rule_store.rules_for_metric(db, chat_metric):
+                if row.settings.fleet is not None:
+                    queued += evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
+    if metric == "hashprice" or metric.startswith("power."):
+        for row in rule_store.rules_for_metric(db, "curtail.margin"):
+            hub = row.settings.hub
+            if row.settings.fleet is None or not hub:
+                continue
+            if metric == "hashprice" or metric == f"power.{hub.lower()}":
                 queued += evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
     return queued
+
+
+def check_stale(db: Database, now: datetime, opts: IngestOptions) -> int:
+    """Rules whose metric has had no fresh value for ``stale_after`` say so once (no false
+    resolve): one notice per chat and source, naming its rules (bot/engine/routing.py)."""
+    with db.atomic(), collecting(db, now) as batch:
+        for metric, at, source in stale_metrics(db, now, opts):
+            for row in rule_store.rules_for_metric(db, metric):
+                evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
+            stale_chat_rules(db, metric, at, source, now, opts)
+    return batch.queued

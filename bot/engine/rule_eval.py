@@ -3,22 +3,34 @@ the alert state and queues the message the decision calls for."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from bot.delivery.messages import alert_message, curtail_message
-from bot.engine.routing import queue_alert
+from bot.delivery.messages import (
+    alert_message,
+    curtail_message,
+    data_back_message,
+    data_back_title,
+    nodata_title,
+)
+from bot.engine.routing import Candidate, Group, delivery_status, submit
+from rules.catalogue import format_value
+from rules.chat_settings import ChatSettings
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.grammar import parse_rule
-from rules.model import ChangeRule, Decision, EventRule, Reason, Rule, ThresholdRule
-from storage import alerts, keys, observations
+from rules.model import AlertState, ChangeRule, Decision, EventRule, Reason, Rule, Status, ThresholdRule
+from storage import alerts, keys, observations, outbox
 from storage import rules as rule_store
 from storage.rules import RuleRow
+
+logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=65536)
@@ -41,18 +53,89 @@ def chat_tz(row: RuleRow) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def transition_key(rule_id: int, decision: Decision, stale_since: datetime | None, now: datetime) -> str:
+@lru_cache(maxsize=65536)
+def condition_of(rule: ThresholdRule | ChangeRule) -> str:
+    """What a rule watches, without what only changes when or how loudly it says so (``!``,
+    ``for``, ``every``): two rules of one chat with the same condition see the same crossings."""
+    if isinstance(rule, ThresholdRule):
+        return repr(replace(rule, for_s=0, every_s=None, severe=False))
+    return repr(replace(rule, every_s=None, severe=False))
+
+
+def transition_key(
+    chat_id: int,
+    rule: ThresholdRule | ChangeRule,
+    prior: AlertState,
+    decision: Decision,
+    stale_since: datetime | None,
+    now: datetime,
+) -> str:
     """The outbox key of a decision, the same on the database path and the in-memory one: a
-    transition is keyed by the moment its state began (firing or resolved since, stale since), a
-    repeat by now, so re-judging the same state never queues it again."""
+    transition is keyed by the chat, the rule's condition and the moment its crossing began (a
+    rule with ``for`` fires later, but its crossing began when it went pending; a resolve when it
+    resolved; no data when the source went stale), a repeat by now. Re-judging the same state
+    never queues it again, and twin rules of one chat share the key (storage/keys.py)."""
     reason = decision.reason
-    if reason is Reason.FIRING or reason is Reason.RESOLVED:
-        began = decision.state.since
+    if reason is Reason.FIRING:
+        began = prior.since if prior.status is Status.PENDING and prior.since else now
+    elif reason is Reason.RESOLVED:
+        began = decision.state.since or now
     elif reason is Reason.NO_DATA:
-        began = stale_since
+        began = stale_since or now
     else:
         began = now
-    return keys.alert_transition(rule_id, reason, began or now)
+    return keys.alert_crossing(chat_id, condition_of(rule), str(reason), began)
+
+
+def fired_for(prior: AlertState, decision: Decision, now: datetime) -> float | None:
+    """With a resolve: how long the alert fired (None when that is not known)."""
+    if decision.reason is Reason.RESOLVED and prior.status is Status.FIRING and prior.since is not None:
+        return (now - prior.since).total_seconds()
+    return None
+
+
+def nodata_group(source: str, stale_since: datetime | None, now: datetime, tz: ZoneInfo) -> Group:
+    """A chat's no-data notices of one pass for one source: one message naming each rule."""
+    title = nodata_title(source, stale_since or now, now, tz)
+    return Group(f"nodata:{source}", title, joiner="\n")
+
+
+def data_back(
+    chat_id: int,
+    chat_type: str | None,
+    settings: ChatSettings,
+    rule_id: int,
+    rule: ThresholdRule | ChangeRule,
+    rule_text: str,
+    prior: AlertState,
+    decision: Decision,
+    value: float | None,
+    source: str,
+    now: datetime,
+    tz: ZoneInfo,
+    shown: str | None = None,
+) -> Candidate | None:
+    """The rule had said "no data" and its source answers again: say so, with how long it was
+    down. ``shown``: the value as the message should show it (default: the rule's metric)."""
+    if not prior.nodata_notified or value is None or decision.state.nodata_notified:
+        return None
+    status = delivery_status(settings, rule_id, rule.severe, now)
+    if status is None:
+        return None
+    down = (now - prior.nodata_since).total_seconds() if prior.nodata_since else None
+    shown = shown or format_value(rule.metric, value, tz)
+    return Candidate(
+        keys.data_back(chat_id, condition_of(rule), prior.nodata_since, prior.last_notified),
+        chat_id,
+        rule_id,
+        "data_back",
+        data_back_message(rule_text, source, down, shown),
+        outbox.priority_for(chat_type),
+        status,
+        rule.severe,
+        Group(f"databack:{source}", data_back_title(source, down), joiner="\n"),
+        f"• <code>{escape(rule_text)}</code> now {escape(shown)}",
+    )
 
 
 def evaluate_rule_row(
@@ -87,30 +170,89 @@ def evaluate_rule_row(
         stale_since=stale_since,
         nodata_after_s=opts.stale_after_s,
     )
+    tz = chat_tz(row)
+    back = data_back(
+        row.chat_id,
+        row.chat_type,
+        row.settings,
+        row.id,
+        rule,
+        row.text,
+        state,
+        decision,
+        value,
+        source,
+        now,
+        tz,
+    )
+    queued = submit(db, [back], now) if back is not None else 0
     if decision.state != state:
         alerts.put_state(db, row.id, decision.state.to_dict(), now)
         # a state written outside the in-memory index (fleet, equity, production metrics, stale
         # checks of metrics it does not hold): the index re-reads this rule (bot/engine/rulecache.py)
         rule_store.note_rule_changed(db, row.id, row.chat_id)
     if not decision.notify:
-        return 0
+        return queued
     if decision.reason is Reason.RESOLVED and not opts.send_resolved:
-        return 0
-    key = transition_key(row.id, decision, stale_since, now)
-    stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
+        return queued
+    status = delivery_status(row.settings, row.id, rule.severe, now)
+    if status is None:
+        logger.info(
+            "dropped chat=%s rule=%s reason=%s (muted or snoozed)", row.chat_id, row.id, decision.reason
+        )
+        return queued
+    key = transition_key(row.chat_id, rule, state, decision, stale_since, now)
+    text = alert_text(
+        rule, row.text, state, decision, value, source, snapshot, now, opts, tz, reference, stale_since
+    )
+    group, brief = None, None
+    if decision.reason is Reason.NO_DATA:
+        group, brief = nodata_group(source, stale_since, now, tz), f"• <code>{escape(row.text)}</code>"
+    cand = Candidate(
+        key,
+        row.chat_id,
+        row.id,
+        str(decision.reason),
+        text,
+        outbox.priority_for(row.chat_type),
+        status,
+        rule.severe,
+        group,
+        brief,
+    )
+    return queued + submit(db, [cand], now)
+
+
+def alert_text(
+    rule: ThresholdRule | ChangeRule,
+    rule_text: str,
+    prior: AlertState,
+    decision: Decision,
+    value: float | None,
+    source: str,
+    snapshot: Mapping[str, float],
+    now: datetime,
+    opts: IngestOptions,
+    tz: ZoneInfo,
+    reference: float | None,
+    stale_since: datetime | None,
+) -> str:
+    """The message of one decision (both engine paths)."""
+    lasted = fired_for(prior, decision, now)
     if rule.metric == "curtail.margin" and value is not None and decision.reason is not Reason.NO_DATA:
-        text = curtail_message(decision.reason, snapshot, links=opts.links, tz=chat_tz(row))
-        return queue_alert(db, row, key, str(decision.reason), text, rule.severe, now)
-    text = alert_message(
+        return curtail_message(decision.reason, snapshot, links=opts.links, tz=tz, fired_for_s=lasted)
+    return alert_message(
         rule=rule,
         reason=decision.reason,
         value=value,
         snapshot=snapshot,
         source=source,
         links=opts.links,
-        rule_text=row.text,
-        tz=chat_tz(row),
+        rule_text=rule_text,
+        tz=tz,
         reference=reference,
-        stale_minutes=stale_minutes,
+        stale_minutes=int((now - stale_since).total_seconds() // 60) if stale_since else None,
+        fired_for_s=lasted,
+        stale_since=stale_since,
+        now=now,
     )
-    return queue_alert(db, row, key, str(decision.reason), text, rule.severe, now)

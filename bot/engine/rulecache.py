@@ -28,14 +28,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from bot.delivery.messages import alert_message
 from bot.engine.dbworker import DbWorker
-from bot.engine.routing import delivery_status
-from bot.engine.rule_eval import IngestOptions, cached_rule, transition_key
+from bot.engine.routing import Candidate, delivery_status, submit
+from bot.engine.rule_eval import (
+    IngestOptions,
+    alert_text,
+    cached_rule,
+    data_back,
+    nodata_group,
+    transition_key,
+)
 from rules.chat_settings import ChatSettings
 from rules.evaluate import evaluate
 from rules.model import AlertState, ChangeRule, Decision, Reason, Rule, ThresholdRule
@@ -86,7 +93,7 @@ class Judged:
     seq: int  # the change log position the evaluation saw
     metrics: set[str] = field(default_factory=set)  # the metrics evaluated here (ingest skips them)
     transitions: list[tuple[Entry, AlertState, str]] = field(default_factory=list)  # with its JSON
-    messages: list[outbox.OutboxRow] = field(default_factory=list)
+    messages: list[Candidate] = field(default_factory=list)
     dropped: int = 0  # muted or snoozed: decided, not queued
     evaluated: int = 0
     written: int = 0
@@ -98,9 +105,11 @@ class Judged:
         _, changed, _ = rule_store.rule_changes_since(db, self.seq)
         if changed:
             self.transitions = [t for t in self.transitions if t[0].id not in changed]
-            self.messages = [m for m in self.messages if m[2] not in changed]
+            self.messages = [m for m in self.messages if m.rule_id not in changed]
         self.written = alerts.put_states(db, [(e.id, js) for e, _, js in self.transitions], now)
-        queued = outbox.enqueue_many(db, self.messages, now)
+        # through routing: twin rules deduplicated, an ERCOT interval's alerts grouped, as on the
+        # database path (bot/engine/rule_eval.py)
+        queued = submit(db, self.messages, now)
         if queued or self.dropped:
             logger.info("queued %d alerts (%d dropped: muted or snoozed)", queued, self.dropped)
         return queued
@@ -242,7 +251,8 @@ class RuleCache:
         entries = list(self.by_metric.get(metric, {}).values())
         memo: dict[str, Decision] = {}  # rules with the same text in the initial state decide alike
         serialised: dict[int, str] = {}  # state JSON, once per state object (memo shares them)
-        texts: dict[tuple[str, str, Reason], str] = {}  # a message, once per text, zone and reason
+        # a message, once per text, zone, reason and (for a resolve: how long it fired) start
+        texts: dict[tuple[str, str, Reason, datetime | None], str] = {}
         nodata_after = opts.stale_after_s
         chats = self.chats
         turn = time.perf_counter()
@@ -274,18 +284,24 @@ class RuleCache:
                     if js is None:
                         js = serialised[id(new)] = alerts.state_json(new.to_dict())
                     judged.transitions.append((entry, new, js))
+                if state.nodata_notified and value is not None:
+                    back = self._data_back(entry, chat, state, decision, value, source, now)
+                    if back is not None:
+                        judged.messages.append(back)
                 if not decision.notify or (decision.reason is Reason.RESOLVED and not opts.send_resolved):
                     continue
                 status = delivery_status(chat.settings, entry.id, entry.rule.severe, now)
                 if status is None:
                     judged.dropped += 1
                     continue
-                text_key = (entry.text, chat.settings.tz, decision.reason)
+                began = state.since if decision.reason is Reason.RESOLVED else None
+                text_key = (entry.text, chat.settings.tz, decision.reason, began)
                 text = texts.get(text_key)
                 if text is None:
                     text = texts[text_key] = self._text(
                         entry,
                         chat.settings.tz,
+                        state,
                         decision,
                         value,
                         source,
@@ -295,7 +311,9 @@ class RuleCache:
                         references,
                         stale_since,
                     )
-                judged.messages.append(self._row(entry, chat, decision, text, status, now, stale_since))
+                judged.messages.append(
+                    self._row(entry, chat, state, decision, text, status, now, stale_since, source)
+                )
             judged.evaluated += min(self.slice_size, len(entries) - start)
             if time.perf_counter() - turn >= TURN_S:
                 await asyncio.sleep(0)
@@ -311,6 +329,7 @@ class RuleCache:
     def _text(
         entry: Entry,
         tz: str | None,
+        prior: AlertState,
         decision: Decision,
         value: float | None,
         source: str,
@@ -322,39 +341,79 @@ class RuleCache:
     ) -> str:
         rule = entry.rule
         assert isinstance(rule, ThresholdRule | ChangeRule)
-        return alert_message(
-            rule=rule,
-            reason=decision.reason,
-            value=value,
-            snapshot=snapshot,
-            source=source,
-            links=opts.links,
-            rule_text=entry.text,
-            tz=zone(tz),
-            reference=references.get(rule.window_s) if isinstance(rule, ChangeRule) else None,
-            stale_minutes=int((now - stale_since).total_seconds() // 60) if stale_since else None,
+        reference = references.get(rule.window_s) if isinstance(rule, ChangeRule) else None
+        return alert_text(
+            rule,
+            entry.text,
+            prior,
+            decision,
+            value,
+            source,
+            snapshot,
+            now,
+            opts,
+            zone(tz),
+            reference,
+            stale_since,
+        )
+
+    @staticmethod
+    def _data_back(
+        entry: Entry,
+        chat: ChatInfo,
+        prior: AlertState,
+        decision: Decision,
+        value: float,
+        source: str,
+        now: datetime,
+    ) -> Candidate | None:
+        rule = entry.rule
+        assert isinstance(rule, ThresholdRule | ChangeRule)
+        return data_back(
+            entry.chat_id,
+            chat.type,
+            chat.settings,
+            entry.id,
+            rule,
+            entry.text,
+            prior,
+            decision,
+            value,
+            source,
+            now,
+            zone(chat.settings.tz),
         )
 
     @staticmethod
     def _row(
         entry: Entry,
         chat: ChatInfo,
+        prior: AlertState,
         decision: Decision,
         text: str,
         status: str,
         now: datetime,
         stale_since: datetime | None,
-    ) -> outbox.OutboxRow:
-        """The outbox row, keyed as the database path keys it (storage/keys.py)."""
-        key = transition_key(entry.id, decision, stale_since, now)
-        return (
-            key,
+        source: str,
+    ) -> Candidate:
+        """The outbox row, keyed and grouped as the database path does (bot/engine/rule_eval.py)."""
+        rule = entry.rule
+        assert isinstance(rule, ThresholdRule | ChangeRule)
+        group, brief = None, None
+        if decision.reason is Reason.NO_DATA:
+            group = nodata_group(source, stale_since, now, zone(chat.settings.tz))
+            brief = f"• <code>{escape(entry.text)}</code>"
+        return Candidate(
+            transition_key(entry.chat_id, rule, prior, decision, stale_since, now),
             entry.chat_id,
             entry.id,
             str(decision.reason),
             text,
             outbox.priority_for(chat.type),
             status,
+            rule.severe,
+            group,
+            brief,
         )
 
 

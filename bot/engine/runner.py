@@ -16,7 +16,8 @@ import aiohttp
 from sqlite_utils import Database
 
 from bot.engine.dbworker import DbWorker
-from bot.engine.ingest import check_stale, ingest, stale_metrics
+from bot.engine.ingest import check_stale, ingest, stale_chat_rules, stale_metrics
+from bot.engine.routing import collecting
 from bot.engine.rule_eval import IngestOptions, evaluate_rule_row
 from bot.engine.rulecache import Judged, RuleCache
 from rules.data import Observation
@@ -62,15 +63,15 @@ def _stale_on_db(
     db: Database, metrics: list[tuple[str, datetime, str]], now: datetime, opts: IngestOptions, judged: Judged
 ) -> int:
     """One transaction: the in-memory decisions on stale metrics, and the rest the classic way."""
-    queued = 0
-    with db.atomic():
-        queued += judged.write(db, now)
+    with db.atomic(), collecting(db, now) as batch:  # one pass: a chat's notices are grouped
+        judged.write(db, now)
         for metric, at, source in metrics:
+            stale_chat_rules(db, metric, at, source, now, opts)  # curtail and fleet rules on it
             if metric in judged.metrics:
                 continue
             for row in rule_store.rules_for_metric(db, metric):
-                queued += evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
-    return queued
+                evaluate_rule_row(db, row, None, source, {}, now, opts, stale_since=at)
+    return batch.queued
 
 
 class Pipeline:
@@ -172,6 +173,7 @@ class Pipeline:
             queued=queued,
             errors=dict(result.errors),
             recovered=was_failing is not None,
+            failing_since=was_failing,  # with recovered: since when it had failed
             evaluated=judged.evaluated if judged else 0,
             transitions=judged.written if judged else 0,
             db_seconds=db_seconds,

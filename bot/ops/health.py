@@ -17,14 +17,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from html import escape
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from storage import keys, outbox
+from bot.delivery.messages import duration_text
+from storage import chats, keys, outbox
 
 if TYPE_CHECKING:
     from bot.engine.runner import PollOutcome
@@ -74,29 +76,48 @@ def watcher_label(watcher_id: str) -> str:
     return WATCHER_LABELS.get(watcher_id, watcher_id)
 
 
-def _hhmm(dt: datetime, now: datetime) -> str:
-    """``12:04 UTC`` today, ``2024-03-30 12:04 UTC`` on another day."""
-    dt, now = dt.astimezone(UTC), now.astimezone(UTC)
-    return dt.strftime("%H:%M UTC" if dt.date() == now.date() else "%Y-%m-%d %H:%M UTC")
+def _hhmm(dt: datetime, now: datetime, tz: tzinfo = UTC) -> str:
+    """``12:04 UTC`` today, ``2024-03-30 12:04 UTC`` on another day: in the admin's zone."""
+    dt, now = dt.astimezone(tz), now.astimezone(tz)
+    return dt.strftime("%H:%M %Z" if dt.date() == now.date() else "%Y-%m-%d %H:%M %Z")
 
 
-def failing_text(watcher_id: str, since: datetime, error: str | None, now: datetime) -> str:
+def failing_text(watcher_id: str, since: datetime, error: str | None, now: datetime, tz: tzinfo = UTC) -> str:
     err = (error or "unknown error").strip()
     if len(err) > MAX_ERROR_CHARS:
         err = err[: MAX_ERROR_CHARS - 1] + "…"
+    down = duration_text((now - since).total_seconds())
     return (
-        f"⚠️ <b>{escape(watcher_label(watcher_id))} failing</b> since {_hhmm(since, now)}: {escape(err)}\n"
-        f"Alerts that depend on it are on hold; you will get one message when it recovers."
+        f"⚠️ <b>{escape(watcher_label(watcher_id))} failing</b> since {_hhmm(since, now, tz)}: {escape(err)}\n"
+        f"Down for {down} so far. Alerts that depend on it are on hold; you will get one message when "
+        f"it recovers."
     )
 
 
-def recovered_text(watcher_id: str, failed_at: str | None, now: datetime) -> str:
+def recovered_text(
+    watcher_id: str,
+    failed_at: str | None,
+    now: datetime,
+    tz: tzinfo = UTC,
+    down_since: datetime | None = None,
+) -> str:
     lasted = ""
-    if failed_at:
+    if down_since is not None:
+        lasted = f" after {duration_text((now - down_since).total_seconds())} down"
+        lasted += f" (failing since {_hhmm(down_since, now, tz)})"
+    elif failed_at:
         start = datetime.fromisoformat(failed_at)
         minutes = max(0, int((now - start).total_seconds() // 60))
-        lasted = f" (reported failing at {_hhmm(start, now)}, {minutes} min earlier)"
-    return f"✅ <b>{escape(watcher_label(watcher_id))} recovered</b> at {_hhmm(now, now)}{lasted}."
+        lasted = f" (reported failing at {_hhmm(start, now, tz)}, {minutes} min earlier)"
+    return f"✅ <b>{escape(watcher_label(watcher_id))} recovered</b> at {_hhmm(now, now, tz)}{lasted}."
+
+
+def admin_zone(db: Database, admin: int) -> tzinfo:
+    """An admin's zone: their private chat's /tz (UTC until they set one)."""
+    try:
+        return ZoneInfo(chats.get_settings(db, admin).tz or "UTC")
+    except (KeyError, ValueError):
+        return UTC
 
 
 def failing_key(watcher_id: str, since: datetime, admin: int) -> str:
@@ -106,8 +127,8 @@ def failing_key(watcher_id: str, since: datetime, admin: int) -> str:
 def queue_failing(
     db: Database, watcher_id: str, since: datetime, error: str | None, admins: Sequence[int], now: datetime
 ) -> int:
-    """One failing message per admin for this episode; 0 when already queued."""
-    text = failing_text(watcher_id, since, error, now)
+    """One failing message per admin for this episode (not one per metric or per poll), with the
+    times in the admin's zone; 0 when already queued."""
     queued = 0
     with db.atomic():
         for admin in admins:
@@ -117,7 +138,7 @@ def queue_failing(
                 chat_id=admin,
                 rule_id=None,
                 reason=f"{REASON_FAILING}:{watcher_id}",
-                text=text,
+                text=failing_text(watcher_id, since, error, now, admin_zone(db, admin)),
                 now=now,
                 priority=outbox.PRIORITY_PRIVATE,
             )
@@ -130,9 +151,11 @@ def _last_announced(db: Database, watcher_id: str) -> list[dict[str, Any]]:
     return outbox.latest_with_reason(db, reason)
 
 
-def queue_recovered(db: Database, watcher_id: str, now: datetime) -> int:
+def queue_recovered(
+    db: Database, watcher_id: str, now: datetime, down_since: datetime | None = None
+) -> int:
     """One recovered message per admin told of the last failing episode; 0 when that episode
-    was never announced or its recovery is already queued."""
+    was never announced or its recovery is already queued. ``down_since``: the episode's start."""
     queued = 0
     with db.atomic():
         for row in _last_announced(db, watcher_id):
@@ -142,7 +165,9 @@ def queue_recovered(db: Database, watcher_id: str, now: datetime) -> int:
                 chat_id=row["chat_id"],
                 rule_id=None,
                 reason=f"{REASON_RECOVERED}:{watcher_id}",
-                text=recovered_text(watcher_id, row["created_at"], now),
+                text=recovered_text(
+                    watcher_id, row["created_at"], now, admin_zone(db, row["chat_id"]), down_since
+                ),
                 now=now,
                 priority=outbox.PRIORITY_PRIVATE,
             )
@@ -172,7 +197,7 @@ async def on_poll(svc: Services, outcome: PollOutcome) -> tuple[Notice | None, i
                 "watcher=%s failing since %s: told %d admin(s)", outcome.watcher_id, decision.since, queued
             )
         return decision.notice, queued
-    queued = await svc.db(queue_recovered, outcome.watcher_id, now)
+    queued = await svc.db(queue_recovered, outcome.watcher_id, now, outcome.failing_since)
     if queued:
         logger.info("watcher=%s recovered: told %d admin(s)", outcome.watcher_id, queued)
     return decision.notice, queued
