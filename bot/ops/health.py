@@ -151,9 +151,7 @@ def _last_announced(db: Database, watcher_id: str) -> list[dict[str, Any]]:
     return outbox.latest_with_reason(db, reason)
 
 
-def queue_recovered(
-    db: Database, watcher_id: str, now: datetime, down_since: datetime | None = None
-) -> int:
+def queue_recovered(db: Database, watcher_id: str, now: datetime, down_since: datetime | None = None) -> int:
     """One recovered message per admin told of the last failing episode; 0 when that episode
     was never announced or its recovery is already queued. ``down_since``: the episode's start."""
     queued = 0
