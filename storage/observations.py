@@ -81,3 +81,16 @@ def thin(db: Database, before: datetime) -> int:
     """Delete observations older than ``before``; return how many went."""
     cur = db.execute("DELETE FROM observations WHERE at < ?", [iso(before)])
     return cur.rowcount
+
+
+def first_at(db: Database, metric: str) -> datetime | None:
+    """When the metric was first stored (None: never): one seek on the (metric, at, source) index."""
+    rows = list(db.query("SELECT at FROM observations WHERE metric = ? ORDER BY at LIMIT 1", [metric]))
+    return parse_iso(rows[0]["at"]) if rows else None
+
+
+def history_plan(db: Database) -> list[str]:
+    """How SQLite answers :func:`history`'s query (EXPLAIN QUERY PLAN): benchmarks and tests check
+    that an index serves ``metric = ? AND at >= ?``."""
+    sql = "SELECT at, value FROM observations WHERE metric = ? AND at >= ? ORDER BY at"
+    return [r["detail"] for r in db.query(f"EXPLAIN QUERY PLAN {sql}", ["hashprice", "2000-01-01"])]
