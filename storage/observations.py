@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -81,6 +81,20 @@ def thin(db: Database, before: datetime) -> int:
     """Delete observations older than ``before``; return how many went."""
     cur = db.execute("DELETE FROM observations WHERE at < ?", [iso(before)])
     return cur.rowcount
+
+
+def series_since(db: Database, metric: str, since: datetime) -> list[tuple[datetime, float]]:
+    """What :func:`history` returns, read as plain tuples (no row dicts): the rule preview replays
+    30 days of 1-minute values on the database thread and reads them in a fraction of the time."""
+    cursor = db.execute(
+        "SELECT at, value FROM observations WHERE metric = ? AND at >= ? ORDER BY at", [metric, iso(since)]
+    )
+    parse = datetime.fromisoformat
+    out = []
+    for at, value in cursor:
+        when = parse(at)
+        out.append((when if when.tzinfo else when.replace(tzinfo=UTC), value))
+    return out
 
 
 def first_at(db: Database, metric: str) -> datetime | None:

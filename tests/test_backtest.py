@@ -145,6 +145,9 @@ AGREEMENT_RULES = [
     "hashprice < 44.5 for 3m every 15m margin 0%",
     "hashprice drops 3% in 10m",
     "hashprice rises 2% in 30m every 20m",
+    "hashprice >= 45.5 for 10m every 5m",
+    "hashprice <= 44 every 5m margin 5%",
+    "hashprice drops 1% in 5m every 10m",
 ]
 
 
@@ -211,3 +214,35 @@ async def test_the_replay_fires_what_the_engine_fired_on_the_same_values(tmp_pat
             assert (result.fired, result.notices) == (fired, fired + repeats), format_rule(rule)
     finally:
         db.close()
+
+
+def naive_replay(rule: ThresholdRule | ChangeRule, series: list[Point]) -> tuple[int, int, datetime | None]:
+    """Every value through evaluate(), no shortcut: (firings, firing + repeat messages, last)."""
+    from rules.evaluate import evaluate
+    from rules.model import AlertState, Reason
+
+    state, fired, notices, last = AlertState(), 0, 0, None
+    for i, (at, value) in enumerate(series):
+        reference = None
+        if isinstance(rule, ChangeRule):
+            earlier = [v for t, v in series[: i + 1] if t <= at - timedelta(seconds=rule.window_s)]
+            reference = earlier[-1] if earlier else None
+        decision = evaluate(rule, state, value, at, reference=reference)
+        state = decision.state
+        if decision.reason is Reason.FIRING:
+            fired, last = fired + 1, at
+        notices += decision.reason in (Reason.FIRING, Reason.REPEAT)
+    return fired, notices, last
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_replays_shortcuts_decide_what_evaluating_every_value_decides(seed):
+    series = minutes(walk(400, seed + 10))
+    total = 0
+    for text in [*AGREEMENT_RULES, "hashprice > 45 for 2m", "hashprice < 45.2 for 20m every 5m margin 0%"]:
+        rule = parse_rule(text)
+        assert isinstance(rule, ThresholdRule | ChangeRule)
+        result = replay(rule, series, T0, series[-1][0])
+        assert (result.fired, result.notices, result.last_fired) == naive_replay(rule, series), text
+        total += result.notices
+    assert total > 0  # the walk crosses: the comparison is not of zeros

@@ -9,6 +9,7 @@ it can first fire.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -21,12 +22,24 @@ from rules.catalogue import format_value, lookup
 from rules.chat_settings import ChatSettings
 from rules.evaluate import change_pct, effective_threshold_rule
 from rules.events import EVENT_KINDS, match_event
-from rules.fleet import Fleet, curtail_margin_usd_per_mwh, fleet_metrics
+from rules.fleet import (
+    Fleet,
+    breakeven_usd_per_mwh,
+    curtail_margin_usd_per_mwh,
+    margin_pct,
+    profit_usd_per_ph_day,
+)
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
 from storage import events, observations
 
 PERIOD = timedelta(days=30)
-FLEET_METRICS = ("breakeven", "margin", "profit")
+# The per-chat metrics bot/engine/fleet.py derives from hashprice (rules.fleet.fleet_metrics), one
+# formula each: the preview applies only the one its rule is on, to every stored hashprice.
+FLEET_FORMULAS: dict[str, Callable[[float, Fleet], float]] = {
+    "breakeven": breakeven_usd_per_mwh,
+    "margin": margin_pct,
+    "profit": profit_usd_per_ph_day,
+}
 
 # What makes an event rule fire, in a user's words; events counted from storage/events when the
 # stored events are the very ones the rule is told of (a day-ahead plan depends on the chat's own
@@ -92,11 +105,11 @@ def preview(db: Database, rule: Rule, settings: ChatSettings, now: datetime, sta
         if effective is None:
             return Preview(_event_lines(db, rule, now, tz), 0)
         return _curtail(db, effective, settings, now, stale_after_s, tz)
-    if rule.metric in FLEET_METRICS:
+    if rule.metric in FLEET_FORMULAS:
         return _fleet(db, rule, settings.fleet, now, stale_after_s, tz)
     start = now - PERIOD
     needed = history_needed_s(rule)
-    series = observations.history(db, rule.metric, start - timedelta(seconds=needed))
+    series = observations.series_since(db, rule.metric, start - timedelta(seconds=needed))
     covered = observations.value_at_or_before(db, rule.metric, start) is not None
     first = series[0][0] if series else None
     if first is None and needed and not isinstance(rule, ChangeRule):
@@ -200,12 +213,12 @@ def _fleet(
         return Preview(["No preview: this chat has no fleet."], 0)
     start = now - PERIOD
     needed = history_needed_s(rule)
-    stored = observations.history(db, "hashprice", start - timedelta(seconds=needed))
-    metric = rule.metric
+    stored = observations.series_since(db, "hashprice", start - timedelta(seconds=needed))
+    formula = FLEET_FORMULAS[rule.metric]
 
     def value(hashprice: float) -> float | None:
         try:
-            return fleet_metrics(hashprice, fleet)[metric]
+            return formula(hashprice, fleet)
         except ValueError:  # margin is undefined at a hashprice of 0
             return None
 
@@ -229,10 +242,10 @@ def _curtail(
     if info is not None and info.unit != "USD/MWh":
         return Preview([f"No preview: {escape(hub)} is not priced in USD/MWh."], 0)
     start = now - PERIOD
-    power = observations.history(db, power_metric, start)
-    hashprice = observations.history(db, "hashprice", start)
+    power = observations.series_since(db, power_metric, start)
+    hashprice = observations.series_since(db, "hashprice", start)
     series = combine_latest(
-        power, hashprice, lambda p, h: curtail_margin_usd_per_mwh(p, fleet_metrics(h, fleet)["breakeven"])
+        power, hashprice, lambda p, h: curtail_margin_usd_per_mwh(p, breakeven_usd_per_mwh(h, fleet))
     )
     covered = all(
         observations.value_at_or_before(db, m, start) is not None for m in (power_metric, "hashprice")
