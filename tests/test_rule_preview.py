@@ -112,8 +112,19 @@ async def test_an_event_rule_says_what_triggers_it_and_counts_stored_events(bot)
     for event in (retarget, old):
         await svc.db(events.record_event, event, NOW)
     answer = await say(tg, "/alert retarget")
-    assert "Fires on each difficulty adjustment" in answer
-    assert "1 stored in the last 30 days, the last on Wed 27 Mar 07:00 CDT." in answer
+    assert "Fires at each difficulty adjustment" in answer
+    assert "1 such event stored in the last 30 days, the last on Wed 27 Mar 07:00 CDT." in answer
+    # filings are matched as the engine matches them: ticker and kind
+    for n, (ticker, kind) in enumerate(
+        [("MARA", "convertible_notes"), ("RIOT", "convertible_notes"), ("MARA", "earnings")]
+    ):
+        filing = Event(
+            "filing", f"f{n}", NOW - timedelta(days=n + 1), "test", {"ticker": ticker, "kind": kind}
+        )
+        await svc.db(events.record_event, filing, NOW)
+    answer = await say(tg, "/alert filings MARA convertible")
+    assert "Fires on each matching SEC filing" in answer
+    assert "1 such event stored in the last 30 days, the last on Sat 30 Mar 07:00 CDT." in answer
 
 
 async def test_a_fleet_metric_is_previewed_from_stored_hashprice(bot):
@@ -143,3 +154,19 @@ async def test_a_second_rule_on_a_watched_condition_is_refused_with_the_first_na
     assert "Alert set" in await say(tg, "/alert price < 49k")
     texts = [r["text"] for r in await svc.db(rule_store.list_rules, CHAT)]
     assert texts == ["difficulty > 130T", "price < 50k", "price < 49k"]
+
+
+async def test_curtail_is_previewed_from_the_hubs_price_against_the_breakeven(bot):
+    tg, svc = bot
+    # 20 J/TH: at hashprice 50 the breakeven is 50 x 1000 / (24 x 20) = $104.17/MWh
+    await svc.db(chats.update_settings, CHAT, NOW, fleet=Fleet(20.0, 0.05), hub="HB_WEST")
+    hashprice = hashprice_history(NOW - timedelta(days=31), NOW - timedelta(minutes=1), [], step_min=15)
+    spike = (NOW - timedelta(days=2), timedelta(hours=1))
+    power = [
+        Observation("power.hb_west", 300.0 if spike[0] <= o.at < spike[0] + spike[1] else 30.0, o.at, "test")
+        for o in hashprice
+    ]
+    await svc.db(observations.insert_observations, hashprice + power)
+    answer = await say(tg, "/alert curtail")
+    assert "would have fired once, last on Fri 29 Mar 07:00 CDT, longest 1 h." in answer
+    assert "alerting now" not in answer

@@ -45,18 +45,18 @@ FLEET_FORMULAS: dict[str, Callable[[float, Fleet], float]] = {
 # stored events are the very ones the rule is told of (a day-ahead plan depends on the chat's own
 # breakeven, a digest is a clock: not counted).
 EVENT_TRIGGERS: dict[str, str] = {
-    "retarget": "each difficulty adjustment (every 2,016 blocks, about two weeks)",
-    "filings": "each matching SEC filing, once it reaches EDGAR's feed",
-    "converts": "a miner's stock crossing a conversion price of its notes",
-    "4cp": "ERCOT 4CP warnings: likely peak days from June to September, and whether the peak fell",
-    "ercot.grid": "a change of ERCOT's grid condition",
-    "curtail tomorrow": "ERCOT's day-ahead prices for tomorrow, when some hours are above your breakeven",
-    "production": "a watched miner's new production figures",
-    "treasury": "a watched miner's new BTC holdings figures",
-    "quiet": "a watched miner that stops publishing its figures at its usual cadence",
-    "debt": "a change in a watched miner's debt (a new note, a conversion, a repayment)",
-    "maturity": "a maturity or put date coming within the days you set",
-    "digest": "the time you set, every day: a summary of the day's alerts",
+    "retarget": "Fires at each difficulty adjustment (every 2,016 blocks, about two weeks).",
+    "filings": "Fires on each matching SEC filing, once it reaches EDGAR's feed.",
+    "converts": "Fires when a miner's stock crosses a conversion price of its notes.",
+    "4cp": "Fires on ERCOT 4CP warnings (likely peak days, June to September) and their outcome.",
+    "ercot.grid": "Fires when ERCOT's grid condition changes.",
+    "curtail tomorrow": "Fires when ERCOT's prices for tomorrow arrive with hours above your breakeven.",
+    "production": "Fires when a watched miner reports new production figures.",
+    "treasury": "Fires when a watched miner reports new BTC holdings.",
+    "quiet": "Fires when a watched miner stops publishing its figures at its usual cadence.",
+    "debt": "Fires when a watched miner's debt changes (a new note, a conversion, a repayment).",
+    "maturity": "Fires when a maturity or put date comes within the days you set.",
+    "digest": "Sends a summary of the day's alerts every day at the time you set.",
 }
 UNCOUNTED = frozenset({"curtail tomorrow", "digest"})
 
@@ -258,15 +258,15 @@ def _curtail(
 
 
 def _event_lines(db: Database, rule: EventRule, now: datetime, tz: ZoneInfo) -> list[str]:
-    trigger = EVENT_TRIGGERS.get(rule.event)
-    if trigger is None:
+    line = EVENT_TRIGGERS.get(rule.event)
+    if line is None:
         return []
-    line = f"Fires on {trigger}."
     if rule.event in UNCOUNTED:
         return [line]
     kind = EVENT_KINDS[rule.event]
     matched = [e for e in events.events_since(db, kind, now - PERIOD) if match_event(rule, kind, e["data"])]
     if not matched:
-        return [line, "None stored in the last 30 days."]
+        return [line, "No such event stored in the last 30 days."]
     last = datetime.fromisoformat(str(matched[-1]["at"]))
-    return [line, f"{len(matched)} stored in the last 30 days, the last on {escape(when(last, tz))}."]
+    count = "1 such event" if len(matched) == 1 else f"{len(matched)} such events"
+    return [line, f"{count} stored in the last 30 days, the last on {escape(when(last, tz))}."]
