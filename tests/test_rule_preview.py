@@ -170,3 +170,32 @@ async def test_curtail_is_previewed_from_the_hubs_price_against_the_breakeven(bo
     answer = await say(tg, "/alert curtail")
     assert "would have fired once, last on Fri 29 Mar 07:00 CDT, longest 1 h." in answer
     assert "alerting now" not in answer
+
+
+def test_a_long_window_reads_two_periods_and_counts_what_the_whole_history_counts(tmp_path):
+    """``drops 10% in 60d`` reads the 30 days and the 30 days 60 days before them, not the months
+    between, and finds what a replay over the whole stored history finds."""
+    import math
+
+    from bot.handlers.rule_preview import preview
+    from rules.backtest import replay
+    from rules.chat_settings import ChatSettings
+    from rules.grammar import parse_rule
+    from storage.db import open_db
+
+    db = open_db(tmp_path / "db.sqlite")
+    start = NOW - timedelta(days=120)
+    hours = [start + timedelta(hours=h) for h in range(120 * 24)]
+    # a 13-day wave, out of phase with itself 60 days on: down more than 10% over 60 days at times
+    obs = [
+        Observation("hashprice", 50 + 6 * math.sin(h / 50) + 0.5 * math.sin(h), at, "test")
+        for h, at in enumerate(hours)
+    ]
+    observations.insert_observations(db, obs)
+    rule = parse_rule("hashprice drops 10% in 60d")
+    shown = preview(db, rule, ChatSettings(), NOW, 1800)
+    assert shown.rows_read <= 2 * 30 * 24 + 2  # two periods and one value before, not 90 days
+    whole = replay(rule, observations.history(db, "hashprice", start), NOW - timedelta(days=30), NOW)  # type: ignore[arg-type]
+    assert whole.fired > 0
+    times = "once" if whole.fired == 1 else "twice" if whole.fired == 2 else f"{whole.fired} times"
+    assert f"Over the last 30 days this would have fired {times}" in " ".join(shown.lines)

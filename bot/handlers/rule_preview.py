@@ -108,15 +108,33 @@ def preview(db: Database, rule: Rule, settings: ChatSettings, now: datetime, sta
     if rule.metric in FLEET_FORMULAS:
         return _fleet(db, rule, settings.fleet, now, stale_after_s, tz)
     start = now - PERIOD
-    needed = history_needed_s(rule)
-    series = observations.series_since(db, rule.metric, start - timedelta(seconds=needed))
+    if isinstance(rule, ChangeRule):
+        series = read_window(db, rule.metric, now, rule.window_s)
+        first = observations.first_at(db, rule.metric)
+    else:
+        series = observations.series_since(db, rule.metric, start)
+        first = series[0][0] if series else None
+        if first is None and history_needed_s(rule):
+            # an ERCOT average or maximum not stored yet: how long its underlying price has been
+            first = observations.first_at(db, rule.metric.rsplit(".", 1)[0])
     covered = observations.value_at_or_before(db, rule.metric, start) is not None
-    first = series[0][0] if series else None
-    if first is None and needed and not isinstance(rule, ChangeRule):
-        # an ERCOT average or maximum not stored yet: how long its underlying price has been
-        first = observations.first_at(db, rule.metric.rsplit(".", 1)[0])
     lines = _judged_lines(rule, series, first, covered, now, stale_after_s, tz)
     return Preview(lines, len(series))
+
+
+def read_window(db: Database, metric: str, now: datetime, window_s: int) -> list[Point]:
+    """What a change rule's replay over the last 30 days reads: the values of the period and those
+    ``window`` before each (its references). A window of up to 30 days is one read from
+    ``start - window``; a longer one (``drops 10% in 180d``) two reads of 30 days each, and the
+    value as it stood at ``start - window``, never the months between."""
+    start = now - PERIOD
+    window = timedelta(seconds=window_s)
+    if window <= PERIOD:
+        return observations.series_since(db, metric, start - window)
+    earlier = observations.series_since(db, metric, start - window, now - window)
+    before = observations.value_at_or_before(db, metric, start - window)
+    head = [(start - window, before)] if before is not None else []
+    return head + earlier + observations.series_since(db, metric, start)
 
 
 def _judged_lines(
@@ -139,7 +157,9 @@ def _judged_lines(
             f"Needs {span(needed)} of history; {span((now - first).total_seconds())} stored: "
             f"can fire from {escape(when(ready, tz))}."
         ]
-    if not series:  # only the underlying price of an average so far: it is not ready yet
+    if not series:  # old values only, or only the underlying price of an average so far
+        if covered:
+            return ["No value stored in the last 30 days: nothing to preview."]
         return ["No stored history yet: nothing to preview."]
     start = now - PERIOD
     result = replay(rule, series, start, now)
@@ -212,8 +232,10 @@ def _fleet(
     if fleet is None:
         return Preview(["No preview: this chat has no fleet."], 0)
     start = now - PERIOD
-    needed = history_needed_s(rule)
-    stored = observations.series_since(db, "hashprice", start - timedelta(seconds=needed))
+    if isinstance(rule, ChangeRule):
+        stored = read_window(db, "hashprice", now, rule.window_s)
+    else:
+        stored = observations.series_since(db, "hashprice", start)
     formula = FLEET_FORMULAS[rule.metric]
 
     def value(hashprice: float) -> float | None:
@@ -224,7 +246,8 @@ def _fleet(
 
     series = derive(stored, value)
     covered = observations.value_at_or_before(db, "hashprice", start) is not None
-    first = series[0][0] if series else None
+    first = observations.first_at(db, "hashprice") if isinstance(rule, ChangeRule) else None
+    first = first or (series[0][0] if series else None)
     lines = _judged_lines(rule, series, first, covered, now, stale_after_s, tz)
     return Preview([*lines, "(With your fleet as set now, from stored hashprice.)"], len(stored))
 
