@@ -199,3 +199,27 @@ def test_a_long_window_reads_two_periods_and_counts_what_the_whole_history_count
     assert whole.fired > 0
     times = "once" if whole.fired == 1 else "twice" if whole.fired == 2 else f"{whole.fired} times"
     assert f"Over the last 30 days this would have fired {times}" in " ".join(shown.lines)
+
+
+async def test_a_channels_duplicate_names_the_channel_commands_to_replace_it(tmp_path):
+    from bot.settings import load_settings
+    from tests.test_channels import ADMIN, CHANNEL_ID, channel_texts, config
+
+    tg = FakeTelegram()
+    tg.known_chats["@miner_alerts"] = {
+        "id": CHANNEL_ID,
+        "type": "channel",
+        "title": "M",
+        "username": "miner_alerts",
+    }
+    await tg.start()
+    try:
+        settings = load_settings(config(tmp_path, tg, ["retarget"]))
+        async with running_bot(settings, FakeClock()) as (_app, svc):
+            reply = await tg.command("/channel @miner_alerts alert !retarget", chat_id=ADMIN)
+            assert "@miner_alerts already watches this condition: number 1, <code>retarget</code>" in reply
+            assert "<code>/channel @miner_alerts delete 1</code>" in reply
+            assert "<code>/channel @miner_alerts alert !retarget</code>" in reply
+            assert await channel_texts(svc) == ["retarget"]
+    finally:
+        await tg.stop()
