@@ -149,7 +149,9 @@ async def test_a_second_rule_on_a_watched_condition_is_refused_with_the_first_na
         assert "<code>/delete 2</code>" in answer and "Nothing was added" in answer
     assert "<code>/alert !price &lt; 50k</code>" in await say(tg, "/alert !price < 50k")
     # the very same text keeps its own answer, with its number
-    assert "already has <code>price &lt; 50k</code> (number 2" in await say(tg, "/alert price < 50k")
+    assert "already has <code>price &lt; 50k</code> (number 2 in <code>/alerts</code>)" in await say(
+        tg, "/alert price < 50k"
+    )
     # another threshold is another condition
     assert "Alert set" in await say(tg, "/alert price < 49k")
     texts = [r["text"] for r in await svc.db(rule_store.list_rules, CHAT)]
@@ -223,3 +225,15 @@ async def test_a_channels_duplicate_names_the_channel_commands_to_replace_it(tmp
             assert await channel_texts(svc) == ["retarget"]
     finally:
         await tg.stop()
+
+
+async def test_a_failing_preview_still_confirms_the_stored_rule(bot, monkeypatch):
+    tg, svc = bot
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("corrupt history")
+
+    monkeypatch.setattr("bot.handlers.commands.preview", broken)
+    answer = await say(tg, "/alert hashprice < 45")
+    assert answer.startswith("✅ Alert set: <code>hashprice &lt; 45</code>")
+    assert [r["text"] for r in await svc.db(rule_store.list_rules, CHAT)] == ["hashprice < 45"]

@@ -214,8 +214,12 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if rule_id is None:
         return f"{where} already has <code>{escape(canonical)}</code>."
     logger.info("rule added chat=%s rule=%s text=%r", chat_id, rule_id, canonical)
-    shown = await svc.db(preview, rule, settings, svc.clock(), svc.settings.alerts.stale_after)
-    preview_text = "".join(f"\n{line}" for line in shown.lines)
+    try:
+        shown = await svc.db(preview, rule, settings, svc.clock(), svc.settings.alerts.stale_after)
+        preview_text = "".join(f"\n{line}" for line in shown.lines)
+    except Exception:  # the rule is stored: a failed preview must not hide the confirmation
+        logger.exception("preview failed chat=%s rule=%s", chat_id, rule_id)
+        preview_text = ""
     off = watcher_off(rule, svc.settings)
     if off is not None:  # kept: it fires once the operator turns the watcher on
         return (
@@ -235,9 +239,13 @@ def duplicate_reply(rule: Rule, canonical: str, rows: list[dict[str, Any]], wher
     the same condition with another severity, ``for``, ``every`` or ``margin``. Two such rules
     would send two messages for one crossing, so the second is not stored; the user is told which
     rule it is and how to replace it. None when the condition is new here."""
+    listing = "/alerts" if where == "This chat" else f"/channel {where} alerts"
     for position, row in enumerate(rows, start=1):
         if row["text"] == canonical:
-            return f"{where} already has <code>{escape(canonical)}</code> (number {position} in /alerts)."
+            return (
+                f"{where} already has <code>{escape(canonical)}</code> "
+                f"(number {position} in <code>{escape(listing)}</code>)."
+            )
         try:
             existing = parse_rule(row["text"])
         except RuleError:  # a text an older grammar wrote: it watches nothing this one reads
