@@ -47,7 +47,7 @@ FLEET_FORMULAS: dict[str, Callable[[float, Fleet], float]] = {
 EVENT_TRIGGERS: dict[str, str] = {
     "retarget": "Fires at each difficulty adjustment (every 2,016 blocks, about two weeks).",
     "filings": "Fires on each matching SEC filing, once it reaches EDGAR's feed.",
-    "converts": "Fires when a miner's stock crosses a conversion price of its notes.",
+    "converts": "Fires when a miner's share price crosses one of its notes' conversion prices.",
     "4cp": "Fires on ERCOT 4CP warnings (likely peak days, June to September) and their outcome.",
     "ercot.grid": "Fires when ERCOT's grid condition changes.",
     "curtail tomorrow": "Fires when ERCOT's prices for tomorrow arrive with hours above your breakeven.",
