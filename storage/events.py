@@ -32,3 +32,10 @@ def record_event(db: Database, event: Event, now: datetime) -> bool:
 def recent_events(db: Database, kind: str, limit: int = 10) -> list[dict[str, object]]:
     rows = db.query("SELECT * FROM events WHERE kind = ? ORDER BY at DESC LIMIT ?", [kind, limit])
     return [{**r, "data": json.loads(r["data"])} for r in rows]
+
+
+def events_since(db: Database, kind: str, since: datetime) -> list[dict[str, object]]:
+    """The events of one kind recorded at or after ``since``, oldest first. The table holds a few
+    hundred rows a year (retargets, filings, ledger changes): a scan is cheap, no index kept."""
+    rows = db.query("SELECT * FROM events WHERE kind = ? AND at >= ? ORDER BY at", [kind, iso(since)])
+    return [{**r, "data": json.loads(r["data"])} for r in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from html import escape
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -22,9 +23,11 @@ from telegram.ext import (
 
 from bot.handlers.permissions import admin_only
 from bot.handlers.reachable import not_polled, watched_topics, watcher_off
+from bot.handlers.rule_preview import preview
 from bot.services import Services, services
 from bot.settings import Settings
 from rules.catalogue import format_value
+from rules.conditions import same_condition
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
 from rules.units import parse_index
@@ -181,8 +184,8 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if why_not is not None:
         return f"❌ Not set: {escape(why_not, quote=False)}."
     metric, kind = rule_metric(rule)
+    settings = await svc.db(chats.get_settings, chat_id)
     if metric in CHAT_SCOPED or metric == "event:curtail tomorrow":
-        settings = await svc.db(chats.get_settings, chat_id)
         if metric in ("curtail.margin", "event:curtail tomorrow") and settings.fleet and not settings.hub:
             return (
                 "❌ <code>curtail</code> compares your hub's power price with your breakeven: name the hub, "
@@ -193,6 +196,9 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
                 f"❌ <code>{escape(metric)}</code> depends on a fleet, and {where.lower()} has none: "
                 "set it first, for example <code>/fleet 18 0.045</code> (J/TH and USD/kWh)."
             )
+    duplicate = duplicate_reply(rule, canonical, await svc.db(rule_store.list_rules, chat_id), where)
+    if duplicate is not None:
+        return duplicate
     try:
         rule_id = await svc.db(
             rule_store.add_rule,
@@ -208,18 +214,55 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     if rule_id is None:
         return f"{where} already has <code>{escape(canonical)}</code>."
     logger.info("rule added chat=%s rule=%s text=%r", chat_id, rule_id, canonical)
+    try:
+        shown = await svc.db(preview, rule, settings, svc.clock(), svc.settings.alerts.stale_after)
+        preview_text = "".join(f"\n{line}" for line in shown.lines)
+    except Exception:  # the rule is stored: a failed preview must not hide the confirmation
+        logger.exception("preview failed chat=%s rule=%s", chat_id, rule_id)
+        preview_text = ""
     off = watcher_off(rule, svc.settings)
     if off is not None:  # kept: it fires once the operator turns the watcher on
         return (
             f"⚠️ Alert set, but it cannot fire yet: {escape(off, quote=False)}. It will once the "
-            f"operator turns that on: <code>{escape(canonical)}</code>"
+            f"operator turns that on: <code>{escape(canonical)}</code>{preview_text}"
         )
     now_line = ""
     if not isinstance(rule, EventRule):
         last = await svc.db(observations.latest, rule.metric)
         if last is not None:
             now_line = f"\nNow: {escape(format_value(rule.metric, last[0]))}"
-    return f"✅ Alert set: <code>{escape(canonical)}</code>{now_line}"
+    return f"✅ Alert set: <code>{escape(canonical)}</code>{now_line}{preview_text}"
+
+
+def duplicate_reply(rule: Rule, canonical: str, rows: list[dict[str, Any]], where: str) -> str | None:
+    """The reply when the chat already watches this condition (issue 13 item 10): the same text, or
+    the same condition with another severity, ``for``, ``every`` or ``margin``. Two such rules
+    would send two messages for one crossing, so the second is not stored; the user is told which
+    rule it is and how to replace it. None when the condition is new here."""
+    listing = "/alerts" if where == "This chat" else f"/channel {where} alerts"
+    for position, row in enumerate(rows, start=1):
+        if row["text"] == canonical:
+            return (
+                f"{where} already has <code>{escape(canonical)}</code> "
+                f"(number {position} in <code>{escape(listing)}</code>)."
+            )
+        try:
+            existing = parse_rule(row["text"])
+        except RuleError:  # a text an older grammar wrote: it watches nothing this one reads
+            continue
+        if not same_condition(existing, rule):
+            continue
+        if where == "This chat":
+            delete, add = f"/delete {position}", f"/alert {canonical}"
+        else:  # a channel managed from a private chat (bot/handlers/channels.py)
+            delete, add = f"/channel {where} delete {position}", f"/channel {where} alert {canonical}"
+        return (
+            f"{where} already watches this condition: number {position}, "
+            f"<code>{escape(row['text'])}</code>. Nothing was added (two alerts on one condition would "
+            f"send two messages for one crossing). To replace it, send <code>{escape(delete)}</code>, "
+            f"then <code>{escape(add)}</code>."
+        )
+    return None
 
 
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
