@@ -185,12 +185,15 @@ def walk(n: int, seed: int) -> list[float]:
 async def test_the_replay_fires_what_the_engine_fired_on_the_same_values(tmp_path, seed):
     db = DbWorker(open_db(tmp_path / "db.sqlite"))
     try:
-        chats.ensure_chat(db.db, 1, "private", None, T0)
         ids = {}
-        for text in AGREEMENT_RULES:
+        # one chat per rule: in one chat, rules on the same condition share one message per crossing
+        for chat_id, text in enumerate(AGREEMENT_RULES, start=1):
+            chats.ensure_chat(db.db, chat_id, "private", None, T0)
             rule = parse_rule(text)
             kind = "change" if isinstance(rule, ChangeRule) else "threshold"
-            rule_id = rule_store.add_rule(db.db, 1, format_rule(rule), "hashprice", kind, T0, max_rules=50)
+            rule_id = rule_store.add_rule(
+                db.db, chat_id, format_rule(rule), "hashprice", kind, T0, max_rules=50
+            )
             assert rule_id is not None
             ids[rule_id] = rule
         clock = Clock(T0)
