@@ -78,7 +78,7 @@ class HelpEntry:
 HELP_ENTRIES: tuple[HelpEntry, ...] = (
     HelpEntry(
         "alert",
-        "<i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
+        " <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
         "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
         "<code>/alert filings MARA RIOT convertible</code>, <code>/alert converts MARA</code>",
         admin=True,
@@ -275,6 +275,21 @@ async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, HELP if private else help_text(admin=await is_chat_admin(update, context)))
 
 
+def rule_error_reply(err: RuleError, command: str = "/alert") -> str:
+    """A rule the grammar refused, as a chat reply: the problem, the suggestions and the example as
+    tappable ``<code>`` (a tap copies it), written with the command that failed (``/channel @x
+    alert …`` gets its own form back, not ``/alert …``)."""
+    lines = [f"❌ {escape(err.problem, quote=False)}"]
+    if err.suggestions:
+        lines.append("Did you mean: " + ", ".join(f"<code>{escape(s)}</code>" for s in err.suggestions) + "?")
+    if err.example:
+        example = err.example
+        if example.startswith("/alert ") and command != "/alert":
+            example = command + example.removeprefix("/alert")
+        lines.append(f"Example: <code>{escape(example)}</code>")
+    return "\n".join(lines)
+
+
 async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     chat = update.effective_chat
@@ -287,6 +302,11 @@ async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "Say what to watch after /alert, for example:\n"
             "<code>/alert difficulty.next_change &gt; 3%</code>",
         )
+        return
+    try:  # the grammar's refusal with its example as <code> (add_rule_from_text parses again)
+        parse_rule(text)
+    except RuleError as err:
+        await reply(update, rule_error_reply(err))
         return
     await reply(update, await add_rule_from_text(svc, chat.id, text))
 
