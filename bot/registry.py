@@ -47,9 +47,10 @@ def build_watchers(settings: Settings) -> list[ScheduledWatcher]:
 
 
 def source_links(settings: Settings) -> dict[str, str]:
-    """Where a reader can check a number, per source."""
+    """Where a reader can check a number, per source. Public addresses only: mempool's numbers link
+    to the configured public explorer, never to [sources.mempool] base_url (often a LAN box)."""
     return {
-        "mempool": settings.sources.mempool.base_url.rstrip("/") + "/mining",
+        "mempool": settings.links.explorer_url + "/mining",
         "kraken": "https://www.kraken.com/prices/bitcoin",
         "coinbase": "https://www.coinbase.com/price/bitcoin",
         "ercot": "https://www.ercot.com/content/cdr/html/real_time_spp.html",

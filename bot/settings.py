@@ -8,6 +8,7 @@ delimiter ``__``, e.g. ``MINERWATCH_WATCHERS__NETWORK__EVERY=30s``), then the TO
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from contextvars import ContextVar
 from pathlib import Path
@@ -66,6 +67,40 @@ class TelegramConfig(_Section):
 class StorageConfig(_Section):
     path: Path = Path("data/minerwatch.db")
     keep_observations: Duration = 400 * 86400  # older rows are thinned
+
+
+LAN_SUFFIXES = (".local", ".lan", ".home", ".internal", ".localdomain", ".home.arpa")
+
+
+def lan_host(host: str) -> bool:
+    """A host only the local network can reach: a private, loopback or link-local address,
+    ``localhost``, a one-label name (``umbrel``) or an mDNS/home suffix (``umbrel.local``)."""
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or "." not in host or host.endswith(LAN_SUFFIXES)
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
+
+
+class LinksConfig(_Section):
+    """Where links in messages point: addresses every reader can open. Alerts computed from a
+    self-hosted mempool ([sources.mempool] base_url on a LAN) link here, never to the LAN."""
+
+    explorer_url: str = "https://mempool.space"  # a public mempool explorer
+
+    @field_validator("explorer_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError('write a public explorer address like "https://mempool.space"')
+        if lan_host(parts.hostname):
+            raise ValueError(
+                f"{parts.hostname} is a local-network address that readers cannot open: "
+                'use a public explorer like "https://mempool.space"'
+            )
+        return value.strip().rstrip("/")
 
 
 class SourcesConfig(_Section):
@@ -161,6 +196,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
     broadcast: list[BroadcastConfig] = Field(default_factory=list)
 
     @classmethod

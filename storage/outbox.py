@@ -315,6 +315,20 @@ def count_by_reason(db: Database, chat_id: int, since: datetime, reasons: Sequen
     return {r["reason"]: r["n"] for r in rows}
 
 
+def recent_by_reason(
+    db: Database, chat_id: int, since: datetime, reasons: Sequence[str], limit: int
+) -> list[dict[str, Any]]:
+    """The chat's newest ``limit`` rows since ``since`` with one of ``reasons`` (created_at, reason,
+    text), oldest first; failed ones left out, as in :func:`count_by_reason`."""
+    placeholders = ", ".join("?" for _ in reasons)
+    rows = db.query(
+        "SELECT created_at, reason, text FROM outbox WHERE chat_id = ? AND created_at >= ? "
+        f"AND status != 'failed' AND reason IN ({placeholders}) ORDER BY created_at DESC, key DESC LIMIT ?",
+        [chat_id, iso(since), *reasons, limit],
+    )
+    return list(reversed(list(rows)))
+
+
 def sent_keys(db: Database, keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` have been delivered."""
     if not keys:

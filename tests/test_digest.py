@@ -6,9 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 from bot.app import build_application, create_services
-from bot.delivery.digest import alert_counts, digest_job, digest_key, due_digests, queue_digests, run_digests
+from bot.delivery.digest import (
+    MAX_LISTED,
+    alert_counts,
+    alerts_part,
+    alerts_seen,
+    digest_job,
+    digest_key,
+    due_digests,
+    queue_digests,
+    run_digests,
+)
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.jobs import schedule_jobs
 from rules.data import Observation
@@ -114,6 +125,48 @@ def test_alert_counts_last_24h_by_reason():
     assert alert_counts(db, CHAT, now - timedelta(hours=24)) == {"firing": 2, "resolved": 1, "event": 1}
 
 
+def test_digest_lists_the_alerts_themselves_with_plurals_and_a_cap():
+    db = make_db()
+    now = DAY1_0800
+    for i in range(12):  # 12 firing alerts, an hour apart, the newest one hour ago
+        outbox.enqueue(
+            db, key=f"f{i}", chat_id=CHAT, rule_id=None, reason="firing", now=now - timedelta(hours=12 - i),
+            text=f"🔔 <b>Hashprice ${40 + i}.00/PH/day</b>\nbelow your threshold $45", status="sent",
+        )  # fmt: skip
+    outbox.enqueue(
+        db, key="r", chat_id=CHAT, rule_id=None, reason="resolved", now=now - timedelta(minutes=30),
+        text="✅ <b>Resolved: hashprice &lt; 45</b>", status="sent",
+    )  # fmt: skip
+    outbox.enqueue(
+        db, key="x", chat_id=CHAT, rule_id=None, reason="firing", now=now - timedelta(minutes=5),
+        text="never arrived", status="failed",
+    )  # fmt: skip
+    text = alerts_part(alerts_seen(db, CHAT, now - timedelta(hours=24)), ZoneInfo(CHICAGO))
+    lines = text.split("\n")
+    assert lines[0] == "In the last 24 h: <b>13 alerts</b> (12 firing, 1 resolved)"
+    bullets = [line for line in lines if line.startswith("• ")]
+    assert len(bullets) == MAX_LISTED  # the newest ten, oldest first, each its headline only
+    assert bullets[0] == "• Fri 23:00 🔔 Hashprice $43.00/PH/day"  # 04:00 UTC = 23:00 CDT the day before
+    assert bullets[-1] == "• Sat 07:30 ✅ Resolved: hashprice &lt; 45"
+    assert lines[-1] == "… and 3 more"
+    assert "below your threshold" not in text and "never arrived" not in text
+
+    one = make_db()
+    outbox.enqueue(
+        one, key="e", chat_id=CHAT, rule_id=None, reason="event", now=now - timedelta(hours=1),
+        text="⛏ <b>Difficulty retarget at block 840,672: +1.99%</b>", status="sent",
+    )  # fmt: skip
+    text = alerts_part(alerts_seen(one, CHAT, now - timedelta(hours=24)), ZoneInfo(CHICAGO))
+    assert text.split("\n")[0] == "In the last 24 h: <b>1 alert</b> (1 event)"
+    assert "and" not in text.split("\n")[-1] and "Difficulty retarget at block 840,672" in text
+    outbox.enqueue(
+        one, key="e2", chat_id=CHAT, rule_id=None, reason="event", now=now - timedelta(minutes=1),
+        text="📄 <b>MARA: $1B convertible notes</b>", status="sent",
+    )  # fmt: skip
+    text = alerts_part(alerts_seen(one, CHAT, now - timedelta(hours=24)), ZoneInfo(CHICAGO))
+    assert text.split("\n")[0] == "In the last 24 h: <b>2 alerts</b> (2 events)"
+
+
 # ---- end to end ---------------------------------------------------------------------------------
 
 
@@ -157,7 +210,8 @@ async def test_digest_queued_once_per_local_day_across_restart(tmp_path, tg):
         assert "<b>MinerWatch status</b>" in text  # the /status text
         assert "Hashprice <b>$52.80/PH/day</b>" in text
         assert "projection <b>+2.40%</b>" in text
-        assert "Alerts in the last 24 h: <b>1</b> (1 firing)" in text
+        # the alert itself, at its local time, not only a count; "1 alert", not "1 alerts"
+        assert "In the last 24 h: <b>1 alert</b> (1 firing)\n• Sat 03:00 🔔 Hashprice $49.00/PH/day" in text
         assert len(text) <= 4096
 
         # The week's hashprice chart follows the text, as a PNG upload.

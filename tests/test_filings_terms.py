@@ -267,9 +267,10 @@ def test_summary_line() -> None:
         company="MARA Holdings, Inc.", ticker="MARA", form="8-K", info=mara,
         filed_at=datetime(2024, 11, 21, 21, 30, tzinfo=UTC),
     )  # fmt: skip
+    # "$1 billion, which includes $150 million ... issued pursuant to an option": included (LABELS notes)
     assert line == (
-        "MARA Holdings, Inc. (MARA) · 8-K · $1B convertible notes due 2030, 0%, conv. $25.91, $150M option"
-        " · filed 2024-11-21 16:30 ET"
+        "MARA Holdings, Inc. (MARA) · 8-K · $1B convertible notes due 2030, incl. $150M option, 0%,"
+        " conv. $25.91 · filed 2024-11-21 16:30 ET"
     )
     earnings = FilingInfo("earnings")
     assert summary_line(
@@ -325,6 +326,7 @@ def test_pricing_press_release_exhibit() -> None:
         "cap_price_usd": 25.44,
         "secured": False,
         "use_of_proceeds": "capped calls, buy bitcoin, general corporate purposes",
+        "greenshoe_included": False,  # "up to an additional $150 million": on top of the $850M
     }
 
 

@@ -2,7 +2,8 @@
 
 Every minute the ``digest`` job asks :func:`due_digests` which chats' digests are due in their own
 time zone (``chats.tz``, wall clock, DST-safe through :func:`rules.quiet.digest_due`). Each due
-digest (the /status text plus the last 24 hours' alert count) is queued through the OUTBOX under
+digest (the /status text plus the last 24 hours' alerts: how many, and the newest ones' headlines)
+is queued through the OUTBOX under
 the idempotency key (chat, "digest", local date): once per local day, however often the job runs
 and across restarts. A digest set today after its time first arrives tomorrow.
 
@@ -31,6 +32,7 @@ from telegram.ext import ContextTypes
 
 from bot.delivery.grid_messages import GRID_WATCHER_ID, grid_digest_lines
 from bot.delivery.messages import truncate
+from bot.delivery.quiet_summary import first_line
 from bot.engine.routing import delivery_status
 from bot.engine.rule_eval import cached_rule
 from bot.handlers.chat_commands import status_text
@@ -45,6 +47,7 @@ from rules.model import EventRule
 from rules.quiet import digest_due, zone
 from storage import chats, keys, observations, outbox, watcher_state
 from storage import rules as rule_store
+from storage.clock import parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +55,30 @@ REASON = "digest"
 METRIC = "event:digest"
 ALERTS_WINDOW = timedelta(hours=24)
 CHART_DAYS = 7
-# Outbox reasons that are alerts a chat received (not digests, summaries or operator notices).
+# Outbox reasons that are alerts a chat received (not digests, summaries or operator notices),
+# with how the digest counts them: (one, several).
 ALERT_REASONS = {
-    "firing": "firing",
-    "repeat": "repeats",
-    "resolved": "resolved",
-    "no_data": "no data",
-    "event": "events",
+    "firing": ("firing", "firing"),
+    "repeat": ("repeat", "repeats"),
+    "resolved": ("resolved", "resolved"),
+    "no_data": ("no data", "no data"),
+    "event": ("event", "events"),
 }
+MAX_LISTED = 10  # the newest alerts the digest lists; older ones are counted ("and 3 more")
+LISTED_LINE_CHARS = 160  # each listed alert's headline, cut
+
+
+@dataclass(frozen=True)
+class AlertsSeen:
+    """The alerts a chat was sent in the digest's window: counts by reason and the newest ones."""
+
+    counts: Mapping[str, int]
+    recent: Sequence[Mapping[str, Any]] = ()  # outbox rows (created_at, reason, text), oldest first
+
+
+def plural(n: int, one: str, several: str | None = None) -> str:
+    """ "1 alert", "2 alerts", "0 alerts"."""
+    return f"{n} {one if n == 1 else (several or one + 's')}"
 
 
 @dataclass(frozen=True)
@@ -120,19 +139,46 @@ def due_digests(db: Database, now: datetime) -> list[DueDigest]:
 
 def alert_counts(db: Database, chat_id: int, since: datetime) -> dict[str, int]:
     """Alerts queued for the chat since ``since`` by reason (held and summarised ones included)."""
-    return outbox.count_by_reason(db, chat_id, since, ALERT_REASONS)
+    return outbox.count_by_reason(db, chat_id, since, list(ALERT_REASONS))
+
+
+def alerts_seen(db: Database, chat_id: int, since: datetime) -> AlertsSeen:
+    reasons = list(ALERT_REASONS)
+    return AlertsSeen(
+        alert_counts(db, chat_id, since), outbox.recent_by_reason(db, chat_id, since, reasons, MAX_LISTED)
+    )
+
+
+def alerts_part(seen: AlertsSeen, tz: ZoneInfo) -> str:
+    """ "In the last 24 h: 3 alerts (2 firing, 1 resolved)" and one line per alert (its local time
+    and headline), the newest :data:`MAX_LISTED`, then "… and N more" for the rest."""
+    total = sum(seen.counts.values())
+    if not total:
+        return "No alerts in the last 24 h."
+    parts = ", ".join(
+        plural(n, *ALERT_REASONS[r]) for r, n in sorted(seen.counts.items()) if n and r in ALERT_REASONS
+    )
+    lines = [f"In the last 24 h: <b>{plural(total, 'alert')}</b> ({parts})"]
+    for row in seen.recent:
+        at = parse_iso(row.get("created_at"))
+        when = f"{at.astimezone(tz):%a %H:%M} " if at else ""
+        lines.append(f"• {when}{first_line(str(row.get('text') or ''), LISTED_LINE_CHARS)}")
+    more = total - len(seen.recent)
+    if more > 0:
+        lines.append(f"… and {more} more")
+    return "\n".join(lines)
 
 
 def digest_text(
     snapshot: Mapping[str, dict[str, Any]],
     settings: ChatSettings,
-    counts: Mapping[str, int],
+    seen: AlertsSeen | Mapping[str, int],
     now: datetime,
     tz: ZoneInfo,
     grid: Sequence[str] = (),
 ) -> str:
     """Header, the /status text, ERCOT grid lines (``grid``, for a chat with a Texas hub), the
-    last 24 hours' alert count; within Telegram's 4,096."""
+    last 24 hours' alerts (``seen``; bare counts list none); within Telegram's 4,096."""
     local = now.astimezone(tz)
     lines = [f"☀️ <b>Daily digest</b> · {local:%a %d %b %Y}, {local:%H:%M} {escape(tz.key)}"]
     if snapshot:
@@ -141,12 +187,7 @@ def digest_text(
         lines.append("No data yet: the watchers have not reported.")
     if grid:
         lines.append("\n".join(grid))
-    total = sum(counts.values())
-    if total:
-        parts = ", ".join(f"{n} {ALERT_REASONS[r]}" for r, n in sorted(counts.items()) if n)
-        lines.append(f"Alerts in the last 24 h: <b>{total}</b> ({parts})")
-    else:
-        lines.append("No alerts in the last 24 h.")
+    lines.append(alerts_part(seen if isinstance(seen, AlertsSeen) else AlertsSeen(seen), tz))
     return truncate("\n\n".join(lines))
 
 
@@ -174,9 +215,9 @@ def queue_digests(db: Database, now: datetime, grid_cfg: FourCpConfig | None = N
             if delivery_status(settings, d.rule_id, True, now) is None:
                 logger.debug("digest chat=%s waits: muted or snoozed", d.chat_id)
                 continue
-            counts = alert_counts(db, d.chat_id, now - ALERTS_WINDOW)
+            seen = alerts_seen(db, d.chat_id, now - ALERTS_WINDOW)
             grid = _grid_lines(db, settings, grid_cfg, now, ZoneInfo(d.tz))
-            text = digest_text(snapshot, settings, counts, now, ZoneInfo(d.tz), grid)
+            text = digest_text(snapshot, settings, seen, now, ZoneInfo(d.tz), grid)
             if outbox.enqueue(
                 db,
                 key=d.key,

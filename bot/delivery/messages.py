@@ -234,11 +234,9 @@ def event_message(kind: str, data: Mapping[str, Any], links: Mapping[str, str], 
         lines.append(source_line(str(data.get("source", "mempool")), links))
         return truncate("\n".join(lines))
     if kind == "filing":
-        summary = escape(str(data.get("summary", "new filing")))
-        url = data.get("url")
-        link = f'<a href="{escape(str(url), quote=True)}">filing index</a>' if url else "SEC EDGAR"
-        kind_name = escape(str(data.get("kind", "other")).replace("_", " "))
-        return truncate(f"📄 <b>{summary}</b>\n{kind_name}\n{link}")
+        from bot.delivery.filing_messages import filing_message
+
+        return filing_message(data)
     if kind == "converts":
         from bot.delivery.stock_messages import converts_message  # it imports this module
 

@@ -15,10 +15,10 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.handlers.commands import add_rule_from_text, reply, rule_metric
+from bot.handlers.commands import add_rule_from_text, reply, rule_error_reply, rule_metric
 from bot.handlers.reachable import never_fires
 from bot.services import Services, services
-from rules.grammar import parse_rule
+from rules.grammar import RuleError, parse_rule
 from rules.units import parse_chat_id, parse_index
 from storage import chats
 from storage import rules as rule_store
@@ -122,6 +122,11 @@ async def cmd_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             if removed
             else f"❌ {name} has no alert number {number}.",
         )
+        return
+    try:  # a refused rule's example in this command's own form: /channel @x alert …
+        parse_rule(rest)
+    except RuleError as err:
+        await reply(update, rule_error_reply(err, f"/channel {ref} alert"))
         return
     await reply(update, await add_rule_from_text(svc, channel_id, rest, where=ref))
 

@@ -6,12 +6,14 @@ nothing is stored from a bad command.
 
 from __future__ import annotations
 
+import difflib
 import logging
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from telegram import Update
-from telegram.constants import ParseMode
+from telegram import MessageEntity, Update
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -21,18 +23,20 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.permissions import admin_only
+from bot.handlers.permissions import admin_only, is_chat_admin
 from bot.handlers.reachable import not_polled, watched_topics, watcher_off
 from bot.handlers.rule_preview import preview
 from bot.services import Services, services
 from bot.settings import Settings
-from rules.catalogue import format_value
+from rules.catalogue import CATALOGUE, EQUITY_FAMILIES, POWER_POINTS, PRODUCTION_FAMILIES, format_value
 from rules.conditions import same_condition
+from rules.events import EVENT_KINDS
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
 from rules.units import parse_index
 from storage import chats, observations
 from storage import rules as rule_store
+from watchers.filings.model import KINDS as FILING_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -65,40 +69,156 @@ def welcome_text(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-HELP = (
-    "<b>Commands</b>\n"
-    "/alert <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
-    "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
-    "<code>/alert filings MARA RIOT convertible</code>, <code>/alert converts MARA</code>\n"
-    "/alerts: list this chat's alerts, numbered\n"
-    "/delete <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>\n"
-    "/status: the current numbers\n"
-    "/chart <i>metric</i> [window]: a chart of stored history, e.g. <code>/chart hashprice 30d</code>\n"
-    "/fleet <i>J/TH</i> <i>price</i>: set your fleet, e.g. <code>/fleet 18 0.045</code> (USD/kWh; "
-    "<code>45/MWh</code> and <code>4.5c</code> work too)\n"
-    "/snooze <i>duration</i> [n]: pause alerts, e.g. <code>/snooze 2h</code>\n"
-    "/quiet <i>HH:MM-HH:MM</i> [tz]: quiet hours, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>\n"
-    "/mute, /unmute: stop or resume all alerts in this chat\n"
-    "/tz <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>\n"
-    "/filings: the latest financing filings seen\n"
-    "/stock <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
-    "market cap, dilution and leverage, e.g. <code>/stock MARA</code>\n"
-    "/4cp: ERCOT's load peaks this month, today's forecast peak and the 4CP state\n"
-    "/dam [point]: ERCOT day-ahead prices tomorrow and the hours to curtail, e.g. <code>/dam HB_WEST</code>\n"
-    "/miner <i>TICKER</i>: a miner's production, BTC held, network share and AI/HPC contracts, "
-    "e.g. <code>/miner MARA</code>\n"
-    "/miners [<i>column</i>]: the miners side by side (hashrate, share, efficiency, held, "
-    "held_change, hpc, leverage, quiet), e.g. <code>/miners held</code>\n"
-    "/debt [<i>TICKER</i>]: listed miners' debt from their filings, tranche by tranche, e.g. "
-    "<code>/debt MARA</code>; alerts: <code>/alert debt MARA RIOT</code> (every change), "
-    "<code>/alert maturity &lt; 180d</code>, <code>/alert debt.mara &gt; 3B</code>\n"
-    "/channel @name alert|alerts|delete …: (the bot's admins) a channel's alerts, e.g. "
-    "<code>/channel @mychannel alert retarget</code>\n"
-    "/start: welcome and examples\n"
-    "/help: this list\n\n"
-    "Rules: <code>METRIC OP VALUE [for DURATION] [every DURATION]</code> with OP one of "
-    "&lt; &lt;= &gt; &gt;= above below. A leading ! marks a rule severe (it passes quiet hours)."
+@dataclass(frozen=True)
+class HelpEntry:
+    command: str  # without the slash
+    text: str  # HTML: what follows "/command"
+    admin: bool = False  # in groups only administrators may use it (bot/handlers/permissions.py)
+
+
+# One line per command, in the order /help shows them. ``admin`` entries change a chat's alerts or
+# settings: in a group, members who are not administrators see them named, not explained.
+HELP_ENTRIES: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "alert",
+        " <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
+        "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
+        "<code>/alert filings MARA RIOT convertible</code>, <code>/alert converts MARA</code>",
+        admin=True,
+    ),
+    HelpEntry("alerts", ": list this chat's alerts, numbered"),
+    HelpEntry("delete", " <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>", admin=True),
+    HelpEntry("status", ": the current numbers"),
+    HelpEntry(
+        "chart", " <i>metric</i> [window]: a chart of stored history, e.g. <code>/chart hashprice 30d</code>"
+    ),
+    HelpEntry(
+        "fleet",
+        " <i>J/TH</i> <i>price</i> [hosting <i>fee</i>] [hub <i>point</i>]: set your fleet, e.g. "
+        "<code>/fleet 18 0.045</code> (USD/kWh; <code>45/MWh</code> and <code>4.5c</code> work too), "
+        "<code>/fleet 18 0.045 hosting 0.01 hub HB_WEST</code>",
+        admin=True,
+    ),
+    HelpEntry("snooze", " <i>duration</i> [n]: pause alerts, e.g. <code>/snooze 2h</code>", admin=True),
+    HelpEntry(
+        "quiet",
+        " <i>HH:MM-HH:MM</i> [tz]: quiet hours, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>",
+        admin=True,
+    ),
+    HelpEntry("mute", ", /unmute: stop or resume all alerts in this chat", admin=True),
+    HelpEntry(
+        "tz",
+        " <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>",
+        admin=True,
+    ),
+    HelpEntry("filings", ": the latest financing filings seen"),
+    HelpEntry(
+        "stock",
+        " <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
+        "market cap, dilution and leverage, e.g. <code>/stock MARA</code>",
+    ),
+    HelpEntry("4cp", ": ERCOT's load peaks this month, today's forecast peak and the 4CP state"),
+    HelpEntry(
+        "dam",
+        " [point]: ERCOT day-ahead prices tomorrow and the hours to curtail, e.g. <code>/dam HB_WEST</code>",
+    ),
+    HelpEntry(
+        "miner",
+        " <i>TICKER</i>: a miner's production, BTC held, network share and AI/HPC contracts, "
+        "e.g. <code>/miner MARA</code>",
+    ),
+    HelpEntry(
+        "miners",
+        " [<i>column</i>]: the miners side by side (hashrate, share, efficiency, held, "
+        "held_change, hpc, leverage, quiet), e.g. <code>/miners held</code>",
+    ),
+    HelpEntry(
+        "debt",
+        " [<i>TICKER</i>]: listed miners' debt from their filings, tranche by tranche, e.g. "
+        "<code>/debt MARA</code>; alerts: <code>/alert debt MARA RIOT</code> (every change), "
+        "<code>/alert maturity &lt; 180d</code>, <code>/alert debt.mara &gt; 3B</code>",
+    ),
+    HelpEntry(
+        "channel",
+        " @name alert|alerts|delete …: (the bot's admins) a channel's alerts, e.g. "
+        "<code>/channel @mychannel alert retarget</code>",
+        admin=True,
+    ),
+    HelpEntry("start", ": welcome and examples"),
+    HelpEntry("help", ": this list"),
 )
+
+# Metric families written once with a placeholder instead of one name per hub or ticker.
+_PER_TICKER = ("stock", *EQUITY_FAMILIES, "debt", *PRODUCTION_FAMILIES)
+_PER_POINT = ("power", "dam")
+
+
+def metric_names() -> str:
+    """The metric names for /help, generated from the catalogue (rules/catalogue.py) so a new
+    metric appears here without anyone copying it: the plain names, then the per-hub and
+    per-ticker families once each with a placeholder."""
+    prefixes = tuple(f"{f}." for f in (*_PER_POINT, *_PER_TICKER))
+    plain = [name for name in CATALOGUE if not name.startswith(prefixes)]
+    point = next(iter(POWER_POINTS))
+    windows = sorted(
+        name.removeprefix(f"power.{point}.") for name in CATALOGUE if name.startswith(f"power.{point}.")
+    )
+    ticker = "&lt;ticker&gt;"
+    return (
+        "<b>Metrics</b>: "
+        + ", ".join(plain)
+        + f"; per power point: power.&lt;point&gt; (also {', '.join('.' + w for w in windows)}), "
+        + f"dam.&lt;point&gt;, e.g. power.{point}; per miner: "
+        + ", ".join(f"{family}.{ticker}" for family in _PER_TICKER)
+        + ", e.g. stock.mara"
+    )
+
+
+def event_names() -> str:
+    """The event rules (rules/events.py), for /help."""
+    return "<b>Events</b>: " + ", ".join(escape(name) for name in EVENT_KINDS)
+
+
+def filing_kinds() -> str:
+    """The filing kinds the classifier assigns (watchers/filings/model.py), for /help."""
+    return (
+        "<b>Filing kinds</b>: "
+        + ", ".join(kind for kind in FILING_KINDS)
+        + " (short words work too: convertible, notes, credit, equity, atm, hpc); "
+        "<code>filings</code> alone means every financing filing"
+    )
+
+
+RULES_HELP = (
+    "<b>Rules</b>: <code>METRIC OP VALUE [for DURATION] [every DURATION]</code> with OP one of "
+    "&lt; &lt;= &gt; &gt;= above below, or <code>METRIC rises|drops N% in WINDOW</code>, e.g. "
+    "<code>/alert price rises 5% in 1h</code>. A leading ! marks a rule severe (it passes quiet hours). "
+    "<code>breakeven</code>, <code>margin</code>, <code>profit</code> and <code>curtail</code> use this "
+    "chat's /fleet (with its <code>hosting</code> fee and <code>hub</code>)."
+)
+
+
+def _entry_line(entry: HelpEntry) -> str:
+    return f"/{entry.command}{entry.text}"
+
+
+def help_text(*, admin: bool = True) -> str:
+    """/help: everything for whoever may change this chat's alerts (a private chat, a group's
+    administrators); for a group's other members the commands they may use, the others named."""
+    entries = [e for e in HELP_ENTRIES if admin or not e.admin]
+    lines = ["<b>Commands</b>", *(_entry_line(e) for e in entries)]
+    if not admin:
+        names = ", ".join(
+            f"/{e.command}" + (", /unmute" if e.command == "mute" else "") for e in HELP_ENTRIES if e.admin
+        )
+        lines.append(f"Only this group's administrators can use {names}.")
+    lines += ["", metric_names(), "", event_names(), "", filing_kinds()]
+    if admin:
+        lines += ["", RULES_HELP]
+    return "\n".join(lines)
+
+
+HELP = help_text()
 
 
 def command_argument(update: Update) -> str:
@@ -153,7 +273,24 @@ def paginate(text: str, limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
 
 
 async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, HELP)
+    chat = update.effective_chat
+    private = chat is None or chat.type == ChatType.PRIVATE
+    await reply(update, HELP if private else help_text(admin=await is_chat_admin(update, context)))
+
+
+def rule_error_reply(err: RuleError, command: str = "/alert") -> str:
+    """A rule the grammar refused, as a chat reply: the problem, the suggestions and the example as
+    tappable ``<code>`` (a tap copies it), written with the command that failed (``/channel @x
+    alert …`` gets its own form back, not ``/alert …``)."""
+    lines = [f"❌ {escape(err.problem, quote=False)}"]
+    if err.suggestions:
+        lines.append("Did you mean: " + ", ".join(f"<code>{escape(s)}</code>" for s in err.suggestions) + "?")
+    if err.example:
+        example = err.example
+        if example.startswith("/alert ") and command != "/alert":
+            example = command + example.removeprefix("/alert")
+        lines.append(f"Example: <code>{escape(example)}</code>")
+    return "\n".join(lines)
 
 
 async def cmd_alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,7 +315,7 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     try:
         rule = parse_rule(text)
     except RuleError as err:
-        return f"❌ {escape(str(err), quote=False)}"
+        return rule_error_reply(err)
     canonical = format_rule(rule)
     why_not = not_polled(rule, svc.settings)
     if why_not is not None:
@@ -322,6 +459,73 @@ async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     raise ApplicationHandlerStop
 
 
+# The fallback runs in a group after every real handler's (group 0 and whatever later ones exist):
+# PTB runs one matching handler per group, so it also sees updates a real handler took, and checks.
+FALLBACK_GROUP = 100
+SIMILAR = 0.75  # difflib ratio for "did you mean": /alrts -> /alerts, not /start -> /status
+
+
+def known_commands(app: Application) -> list[str]:
+    return sorted(
+        {
+            c
+            for group in app.handlers.values()
+            for h in group
+            if isinstance(h, CommandHandler)
+            for c in h.commands
+        }
+    )
+
+
+def handled_elsewhere(update: Update, app: Application) -> bool:
+    """True when a real handler (any group from 0 on but the fallback's) takes this update."""
+    for group, handlers in app.handlers.items():
+        if group < 0 or group == FALLBACK_GROUP:
+            continue
+        for handler in handlers:
+            result = handler.check_update(update)
+            if result is not None and result is not False:
+                return True
+    return False
+
+
+def addressed_command(text: str, entities: tuple[MessageEntity, ...]) -> tuple[str, str | None] | None:
+    """(command, @mention or None) when the message starts with a command, else None."""
+    first = entities[0] if entities else None
+    if first is None or first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
+        return None
+    word = text[1 : first.length]
+    name, _, mention = word.partition("@")
+    return name.lower(), (mention or None)
+
+
+async def on_unmatched(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A one-line pointer to /help for an unknown command addressed to this bot (in a group: one
+    naming this bot, or a near miss of one of ours: a bare ``/rank`` may be another bot's) and for
+    plain text in a private chat. Never for bots, channel posts, edits or group chatter."""
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return
+    if handled_elsewhere(update, context.application):
+        return
+    private = message.chat.type == ChatType.PRIVATE
+    me = context.bot.username or ""
+    help_cmd = "/help" if private else f"/help@{me}"
+    command = addressed_command(message.text or "", tuple(message.entities))
+    if command is None:
+        if private:
+            await reply(update, f"I only answer commands: {help_cmd} lists them.")
+        return
+    name, mention = command
+    if mention is not None and mention.lower() != me.lower():
+        return  # another bot's command
+    guess = difflib.get_close_matches(name, known_commands(context.application), n=1, cutoff=SIMILAR)
+    if not private and mention is None and not guess:
+        return
+    hint = f" Did you mean /{guess[0]}?" if guess else ""
+    await reply(update, f"❓ Unknown command <code>/{escape(name)}</code>.{hint} {help_cmd} lists them all.")
+
+
 def register(app: Application) -> None:
     # group -1 runs before the commands (group 0): edits stop there
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edited_message), group=-1)
@@ -329,3 +533,6 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("alert", admin_only(cmd_alert)))
     app.add_handler(CommandHandler("alerts", cmd_alerts))
     app.add_handler(CommandHandler("delete", admin_only(cmd_delete)))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, on_unmatched), group=FALLBACK_GROUP
+    )

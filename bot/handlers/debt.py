@@ -166,8 +166,9 @@ async def cmd_debt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     watched = [t.strip().upper() for t in svc.settings.watchers.filings.tickers if t.strip()]
     args = command_argument(update).split()
     now = svc.clock()
+    example = f"<code>/debt {escape(watched[0])}</code>" if watched else EXAMPLE  # one it watches
     if len(args) > 1:
-        await reply(update, f"❌ One ticker at a time, for example {EXAMPLE}.")
+        await reply(update, f"❌ One ticker at a time, for example {example}.")
         return
     if args:
         ticker = args[0].lstrip("$").upper()
@@ -175,7 +176,7 @@ async def cmd_debt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(
                 update,
                 f"❌ {escape(ticker)} is not on the watch list, so it has no ledger. Watched: "
-                f"{escape(', '.join(watched))}. For example {EXAMPLE}.",
+                f"{escape(', '.join(watched))}. For example {example}.",
             )
             return
         view = await svc.db(gather, [ticker], now)

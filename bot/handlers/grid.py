@@ -144,7 +144,9 @@ async def cmd_dam(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     point = arg or (settings.hub or "")
     if not point:
         await reply(
-            update, "Name a settlement point, e.g. <code>/dam HB_WEST</code>, or set your hub with /fleet."
+            update,
+            "Name a settlement point, e.g. <code>/dam HB_WEST</code>, or set your hub: "
+            "<code>/fleet 18 0.045 hub HB_WEST</code>.",
         )
         return
     state = await svc.db(watcher_state.load_state, "dam")

@@ -1,12 +1,15 @@
 """Chat lifecycle from Telegram's own updates: a user blocking the bot or a group removing it
 marks the chat inactive (its rules stop costing anything); unblocking or re-adding reactivates
-it; a group upgraded to a supergroup moves its rules to the new id."""
+it; a group upgraded to a supergroup moves its rules to the new id. A group that adds the bot gets
+a short welcome telling its administrators how to add alerts."""
 
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from telegram import ChatMember, Update
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHandler, filters
 
 from bot.services import services
@@ -15,6 +18,20 @@ from storage import chats
 logger = logging.getLogger(__name__)
 
 GONE = {ChatMember.LEFT, ChatMember.BANNED}  # "left" and "kicked"
+GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}  # channels get no welcome: every subscriber would see it
+
+
+def group_welcome(bot_username: str) -> str:
+    """Said once when a group adds the bot. In a group, commands carry the bot's name
+    (``/alert@Name``) so they reach this bot and no other; the name is the bot's real one."""
+    me = escape(bot_username)
+    return (
+        "👋 <b>MinerWatch</b> is here: it tells this group when Bitcoin mining numbers cross your "
+        "thresholds.\n"
+        f"Administrators add alerts, e.g. <code>/alert@{me} hashprice &lt; 45</code> or "
+        f"<code>/alert@{me} retarget</code>; /start@{me} offers one-tap presets.\n"
+        f"Everyone can use /status@{me} and /alerts@{me}; /help@{me} lists all."
+    )
 
 
 async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -31,6 +48,11 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     else:
         await svc.db(chats.ensure_chat, chat.id, chat.type, chat.title or chat.full_name, now)
         logger.info("chat=%s active: bot is %s", chat.id, new_status)
+        # Only on joining (not on a promotion to administrator, which also arrives here).
+        if chat.type in GROUPS and change.old_chat_member.status in GONE:
+            await context.bot.send_message(
+                chat.id, group_welcome(context.bot.username or ""), parse_mode=ParseMode.HTML
+            )
 
 
 async def remember_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,12 +3,14 @@
 Each button carries ``preset:<name>`` (well under Telegram's 64-byte callback_data limit). A tap
 stores the preset's rules exactly as ``/alert`` would (canonical text, same rule limit, duplicates
 ignored), answers the callback and confirms in the chat. In groups only administrators may tap.
+Presets the chat already has are marked ✓ (from its stored rules), and the keyboard is redrawn
+after a tap so the mark appears at once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -16,6 +18,7 @@ from html import escape
 from sqlite_utils import Database
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.handlers.commands import rule_metric, welcome_text
@@ -33,6 +36,10 @@ logger = logging.getLogger(__name__)
 CALLBACK_PREFIX = "preset:"
 DEFAULT_HASHPRICE_FLOOR = 45.0  # USD/PH/day, used until a hashprice has been observed
 HASHPRICE_DROP = 0.10  # the preset sits 10% under the current hashprice
+ADDED_MARK = "✓ "
+# A phone shows two buttons a row legibly when each label is this short (about half of a
+# 360-point-wide screen); a longer label gets a row of its own.
+PAIR_MAX_CHARS = 18
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class Preset:
     button: str
     rules: Callable[[float | None], list[str]]  # current hashprice (or None) -> rule texts
     note: str = ""  # said after the confirmation
+    # a stored rule starting with this counts as the preset (its threshold follows the hashprice
+    # of the day it was set, so the exact text is not known later); None: the exact texts
+    same_prefix: str | None = None
 
     @property
     def callback_data(self) -> str:
@@ -58,20 +68,21 @@ def hashprice_floor(current: float | None) -> int:
 PRESETS: tuple[Preset, ...] = (
     Preset(
         "hashprice_low",
-        "📉 Hashprice 10% below now",
+        "📉 Hashprice −10%",
         lambda hp: [f"hashprice < {hashprice_floor(hp)}"],
+        same_prefix="hashprice < ",
     ),
     Preset(
         "difficulty_3pct",
-        "⛏ Difficulty projection beyond ±3%",
+        "⛏ Difficulty ±3%",
         lambda _hp: ["difficulty.next_change > 3%", "difficulty.next_change < -3%"],
     ),
-    Preset("retarget", "🔁 Every retarget", lambda _hp: ["retarget"]),
-    Preset("filings", "📄 Every financing filing", lambda _hp: ["filings"]),
-    Preset("ercot_spike", "⚡ ERCOT West above $150/MWh", lambda _hp: ["power.hb_west > 150"]),
+    Preset("retarget", "🔁 Each retarget", lambda _hp: ["retarget"]),
+    Preset("filings", "📄 New financings", lambda _hp: ["filings"]),
+    Preset("ercot_spike", "⚡ HB_WEST > $150", lambda _hp: ["power.hb_west > 150"]),
     Preset(
         "digest",
-        "☀️ Daily digest at 08:00",
+        "☀️ Digest 08:00",
         lambda _hp: ["digest 08:00"],
         note="08:00 in this chat's time zone: <code>/tz America/Chicago</code> changes it.",
     ),
@@ -86,10 +97,47 @@ def offered(settings: Settings) -> list[Preset]:
     ]
 
 
-def keyboard(settings: Settings) -> InlineKeyboardMarkup:
-    """Two buttons a row, so labels stay readable on a phone."""
-    buttons = [InlineKeyboardButton(p.button, callback_data=p.callback_data) for p in offered(settings)]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+def is_added(preset: Preset, stored: Collection[str]) -> bool:
+    """Whether the chat's stored rules (canonical texts) already hold every rule of the preset."""
+    if preset.same_prefix is not None:
+        return any(text.startswith(preset.same_prefix) for text in stored)
+    return all(format_rule(parse_rule(text)) in stored for text in preset.rules(None))
+
+
+def label(preset: Preset, stored: Collection[str]) -> str:
+    return (ADDED_MARK if is_added(preset, stored) else "") + preset.button
+
+
+def rows(labels: list[str]) -> list[list[int]]:
+    """Indexes of the buttons a row, in order: two a row while both labels are short enough for a
+    phone, one a row otherwise."""
+    out: list[list[int]] = []
+    i = 0
+    while i < len(labels):
+        if i + 1 < len(labels) and max(len(labels[i]), len(labels[i + 1])) <= PAIR_MAX_CHARS:
+            out.append([i, i + 1])
+            i += 2
+        else:
+            out.append([i])
+            i += 1
+    return out
+
+
+def keyboard(settings: Settings, stored: Collection[str] = ()) -> InlineKeyboardMarkup:
+    """The offered presets, those the chat has marked ✓, laid out to fit a phone."""
+    presets = offered(settings)
+    labels = [label(p, stored) for p in presets]
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(labels[i], callback_data=presets[i].callback_data) for i in row]
+            for row in rows(labels)
+        ]
+    )
+
+
+def stored_texts(db: Database, chat_id: int) -> set[str]:
+    """The chat's rules as canonical texts. Runs on the database thread."""
+    return {str(r["text"]) for r in rule_store.list_rules(db, chat_id)}
 
 
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -99,10 +147,11 @@ async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     title = chat.title or chat.username or chat.full_name
     await svc.db(chats.ensure_chat, chat.id, chat.type, title, svc.clock())
+    stored = await svc.db(stored_texts, chat.id)
     await message.reply_text(
-        welcome_text(svc.settings) + "\n\n<b>Or tap a preset:</b>",
+        welcome_text(svc.settings) + "\n\n<b>Or tap a preset</b> (✓: this chat has it):",
         parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(svc.settings),
+        reply_markup=keyboard(svc.settings, stored),
         do_quote=False,
     )
 
@@ -180,6 +229,12 @@ async def on_preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     results = await svc.db(apply_preset, chat.id, preset.rules(current), now, limit)
     logger.info("preset chat=%s preset=%s results=%s", chat.id, preset.name, results)
     await query.answer(toast(results))
+    if query.message is not None and any(outcome == "added" for _, outcome in results):
+        stored = await svc.db(stored_texts, chat.id)
+        try:  # the ✓ appears on the keyboard that was tapped
+            await query.edit_message_reply_markup(reply_markup=keyboard(svc.settings, stored))
+        except TelegramError as exc:  # an old or deleted message: the confirmation below still says it
+            logger.info("preset keyboard chat=%s not redrawn: %s", chat.id, exc)
     await context.bot.send_message(
         chat_id=chat.id,
         text=confirmation(preset, results, current, limit),

@@ -188,15 +188,16 @@ async def cmd_stock(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     arg = command_argument(update).strip().lstrip("$").upper()
     watched = _watched(svc)
+    example = f"<code>/stock {escape(watched[0])}</code>" if watched else EXAMPLE  # one it watches
     if not arg or " " in arg:
         known = ", ".join(watched or [t.upper() for t in STOCK_TICKERS])
-        await reply(update, f"Name one ticker, for example {EXAMPLE}. Watched: {escape(known)}.")
+        await reply(update, f"Name one ticker, for example {example}. Watched: {escape(known)}.")
         return
     if arg.lower() not in STOCK_TICKERS or (watched and arg not in watched):
         known = ", ".join(watched or [t.upper() for t in STOCK_TICKERS])
         await reply(
             update,
-            f"❌ I don't watch {escape(arg)}. Watched miners: {escape(known)}. Example: {EXAMPLE}.",
+            f"❌ I don't watch {escape(arg)}. Watched miners: {escape(known)}. Example: {example}.",
         )
         return
     view = await svc.db(gather, chat.id, arg)

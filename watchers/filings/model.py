@@ -12,7 +12,9 @@ from rules.events import ALL_KINDS, FINANCING_KINDS
 KINDS = ALL_KINDS
 DEBT_KINDS = ("convertible_notes", "senior_notes", "secured_notes", "credit_facility")
 
-# The term names of shared/filings/LABELS.json, in its order, then the two extra ones we extract.
+# The term names of shared/filings/LABELS.json, in its order, then the extra ones we extract:
+# ``greenshoe_included`` says whether ``principal_usd`` (or the offering amount) already counts the
+# greenshoe option (True: "incl. $150M option"; False: "+$150M option"; None: no option stated).
 LABEL_TERMS = (
     "principal_usd",
     "offering_amount_usd",
@@ -28,7 +30,7 @@ LABEL_TERMS = (
     "capped_call",
     "cap_price_usd",
 )
-TERM_NAMES = (*LABEL_TERMS, "secured", "use_of_proceeds")
+TERM_NAMES = (*LABEL_TERMS, "secured", "use_of_proceeds", "greenshoe_included")
 
 EASTERN = ZoneInfo("America/New_York")
 

@@ -47,6 +47,17 @@ def _pct(x: float) -> str:
     return f"{x:g}%"
 
 
+def option_part(terms: dict[str, object]) -> str | None:
+    """The greenshoe as the filing states it: "incl. $150M option" when the stated principal (or
+    offering amount) already counts it, "+$150M option" when it comes on top (an option granted,
+    "up to an additional $150 million"). None without an option."""
+    amount = terms.get("greenshoe_usd")
+    if not isinstance(amount, int | float) or not amount:
+        return None
+    size = format_usd_short(float(amount))
+    return f"incl. {size} option" if terms.get("greenshoe_included") else f"+{size} option"
+
+
 def describe(info: FilingInfo) -> str:
     """The middle of the summary line: "$525M convertible notes due 2030, 0.75%, conv. $14.86"."""
     t = info.terms
@@ -60,6 +71,9 @@ def describe(info: FilingInfo) -> str:
         if maturity:
             head += f" due {maturity[:4]}"
         parts.append(head)
+        option = option_part(t)  # next to the principal it qualifies
+        if option:
+            parts.append(option)
         if t.get("coupon_pct") is not None:
             parts.append(_pct(t["coupon_pct"]))
         elif t.get("rate_description"):
@@ -72,23 +86,36 @@ def describe(info: FilingInfo) -> str:
             parts.append("capped call")
         if t.get("upsize_usd"):
             parts.append(f"upsized from {format_usd_short(t['upsized_from_usd'])}")
-        if t.get("greenshoe_usd"):
-            parts.append(f"{format_usd_short(t['greenshoe_usd'])} option")
         return ", ".join(parts)
     if info.kind == "equity_offering":
         head = label
         if t.get("offering_amount_usd") is not None:
             head = f"{format_usd_short(t['offering_amount_usd'])} {label}"
-        if t.get("greenshoe_usd"):
-            head += f", {format_usd_short(t['greenshoe_usd'])} option"
+        option = option_part(t)
+        if option:
+            head += f", {option}"
         return head
     return label
+
+
+def who(company: str, ticker: str | None) -> str:
+    return f"{company} ({ticker})" if ticker else company
+
+
+def filed_text(filed_at: datetime) -> str:
+    """"filed 2025-10-28 16:05 ET" (EDGAR's own clock), or the naive time as given."""
+    if filed_at.tzinfo:
+        return f"filed {filed_at.astimezone(EASTERN):%Y-%m-%d %H:%M} ET"
+    return f"filed {filed_at:%Y-%m-%d %H:%M}"
+
+
+def headline(*, company: str, ticker: str | None, info: FilingInfo) -> str:
+    """The alert's title, said once: "MARA Holdings, Inc. (MARA): $1B convertible notes due 2030,
+    incl. $150M option, 0%, conv. $25.91". The form and filing time go on the line below it."""
+    return f"{who(company, ticker)}: {describe(info)}"
 
 
 def summary_line(*, company: str, ticker: str | None, form: str, info: FilingInfo, filed_at: datetime) -> str:
     """Plain text (the caller escapes HTML), e.g.
     "TeraWulf (WULF) · 8-K · $3.2B senior secured notes due 2030, 7.75% · filed 2025-10-28 16:05 ET"."""
-    who = f"{company} ({ticker})" if ticker else company
-    when = filed_at.astimezone(EASTERN).strftime("%Y-%m-%d %H:%M") if filed_at.tzinfo else None
-    filed = f"filed {when} ET" if when else f"filed {filed_at:%Y-%m-%d %H:%M}"
-    return f"{who} · {form} · {describe(info)} · {filed}"
+    return f"{who(company, ticker)} · {form} · {describe(info)} · {filed_text(filed_at)}"

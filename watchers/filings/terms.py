@@ -120,7 +120,19 @@ _GREENSHOE_PATTERNS = (
 )
 
 
-def _greenshoe(text: str, anchor: int | None) -> float | None:
+# "which includes $150 million ... issued pursuant to an option", "including an additional $X ...":
+# the option's notes are part of the stated principal. "up to an additional $X", "plus ...": not.
+# Only the words right before the amount count: "beginning on, and including, the date on which the
+# notes are first issued, up to an additional $X" is an option granted, not included.
+_GREENSHOE_INCLUDED = re.compile(
+    r"\binclud(?:es?|ed|ing)\s+(?:(?:an?|the)\s+)?(?:additional\s+)?(?:aggregate\s+principal\s+amount\s+of\s+)?$",
+    re.I,
+)
+
+
+def _greenshoe(text: str, anchor: int | None) -> tuple[float | None, bool | None]:
+    """(the option's amount, whether the stated principal already includes it), from the filing's
+    own wording; (None, None) when it states no option."""
     found: list[tuple[int, float, str]] = []
     for pattern in _GREENSHOE_PATTERNS:
         for m in pattern.finditer(text):
@@ -130,15 +142,17 @@ def _greenshoe(text: str, anchor: int | None) -> float | None:
             value = _money(amount_m.group(1), amount_m.group(2))
             found.append((m.start() + amount_m.start(), value, m.group(0)))
     if not found:
-        return None
+        return None, None
     found.sort()
     # Not the option of a concurrent, separate offering.
     own = [f for f in found if not re.search(r"\bconcurrent", _sentence_at(text, f[0]), re.I)] or found
+    pick = own[0]
     if anchor is not None:
         after = [f for f in own if f[0] >= anchor]
         if after:
-            return after[0][1]
-    return own[0][1]
+            pick = after[0]
+    included = bool(_GREENSHOE_INCLUDED.search(text[max(0, pick[0] - 60) : pick[0]]))
+    return pick[1], included
 
 
 _COUPON_IN_NAME = re.compile(
@@ -395,7 +409,9 @@ def _extract(kind: str, text: str, subject: _Hit | None, *, cover_size: int = 0)
             else:
                 terms["upsized_from_usd"] = None
         if kind != "credit_facility":
-            terms["greenshoe_usd"] = _greenshoe(text, chosen.start if chosen else None)
+            terms["greenshoe_usd"], terms["greenshoe_included"] = _greenshoe(
+                text, chosen.start if chosen else None
+            )
         # coupon, maturity, security and conversion terms only from what is said about the new
         # instrument: not from the notes the filing redeems, repurchases or describes
         own = mask_other_instruments(text, subject)
@@ -425,6 +441,6 @@ def _extract(kind: str, text: str, subject: _Hit | None, *, cover_size: int = 0)
     elif kind == "equity_offering":
         amount, pos = _offering_amount(text)
         terms["offering_amount_usd"] = amount
-        terms["greenshoe_usd"] = _greenshoe(text, pos)
+        terms["greenshoe_usd"], terms["greenshoe_included"] = _greenshoe(text, pos)
     terms["use_of_proceeds"] = _use_of_proceeds(text)
     return terms
