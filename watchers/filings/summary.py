@@ -103,7 +103,7 @@ def who(company: str, ticker: str | None) -> str:
 
 
 def filed_text(filed_at: datetime) -> str:
-    """"filed 2025-10-28 16:05 ET" (EDGAR's own clock), or the naive time as given."""
+    """ "filed 2025-10-28 16:05 ET" (EDGAR's own clock), or the naive time as given."""
     if filed_at.tzinfo:
         return f"filed {filed_at.astimezone(EASTERN):%Y-%m-%d %H:%M} ET"
     return f"filed {filed_at:%Y-%m-%d %H:%M}"
