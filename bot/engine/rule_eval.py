@@ -94,7 +94,7 @@ def evaluate_rule_row(
         rule_store.note_rule_changed(db, row.id, row.chat_id)
     if not decision.notify:
         return 0
-    if decision.reason is Reason.RESOLVED and not opts.send_resolved:
+    if decision.reason is Reason.RESOLVED and not row.settings.resolved_notices(opts.send_resolved):
         return 0
     key = transition_key(row.id, decision, stale_since, now)
     stale_minutes = int((now - stale_since).total_seconds() // 60) if stale_since else None
