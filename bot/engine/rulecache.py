@@ -274,9 +274,10 @@ class RuleCache:
                     if js is None:
                         js = serialised[id(new)] = alerts.state_json(new.to_dict())
                     judged.transitions.append((entry, new, js))
-                if not decision.notify or (
-                    decision.reason is Reason.RESOLVED and not chat.settings.resolved_notices(opts.send_resolved)
-                ):
+                unwanted = decision.reason is Reason.RESOLVED and not chat.settings.resolved_notices(
+                    opts.send_resolved
+                )
+                if not decision.notify or unwanted:
                     continue
                 status = delivery_status(chat.settings, entry.id, entry.rule.severe, now)
                 if status is None:

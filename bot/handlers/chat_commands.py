@@ -83,8 +83,9 @@ class _Ages:
             return ""
         if self.as_of:  # fixed text: only a stale value says when it is from
             return f" ⚠️ <i>stale, as of {escape(local_datetime(oldest, self.tz))}</i>" if stale else ""
-        age = age_text((self.now - oldest).total_seconds())
-        return f" ⚠️ <i>stale, {age} old</i>" if stale else f", <i>{age} old</i>"
+        seconds = (self.now - oldest).total_seconds()
+        age = age_text(seconds) if seconds >= 60 else "<1 min"
+        return f" ⚠️ <i>stale, {escape(age)} old</i>" if stale else f", <i>{escape(age)} old</i>"
 
     def line(self, segments: list[_Segment]) -> str:
         """Segments joined with " · ", each run of equal ages followed once by that age."""
@@ -104,10 +105,10 @@ def format_hashrate(ths: float) -> str:
     return f"{ths:,.2f}".rstrip("0").rstrip(".") + " TH/s"
 
 
-def breakeven_text(usd_per_mwh: float) -> str:
-    """``$45.00/MWh (4.50¢/kWh)``: the ERCOT unit and the one on a power bill."""
+def breakeven_html(usd_per_mwh: float) -> str:
+    """``<b>$45.00/MWh</b> (4.50¢/kWh)``: the ERCOT unit, and the one on a power bill."""
     cents = usd_per_mwh_to_cents_per_kwh(usd_per_mwh)
-    return f"{format_value('breakeven', usd_per_mwh)} ({cents:,.2f}¢/kWh)"
+    return f"<b>{escape(format_value('breakeven', usd_per_mwh))}</b> ({cents:,.2f}¢/kWh)"
 
 
 def fleet_lines(fleet: Fleet, v: dict[str, float]) -> list[str]:
@@ -115,7 +116,7 @@ def fleet_lines(fleet: Fleet, v: dict[str, float]) -> list[str]:
     econ = fleet_metrics(v["hashprice"], fleet)
     lines = [
         f"Your fleet ({escape(fleet_label(fleet))}): "
-        f"breakeven <b>{escape(breakeven_text(econ['breakeven']))}</b> · "
+        f"breakeven {breakeven_html(econ['breakeven'])} · "
         f"margin {escape(format_value('margin', econ['margin']))} · "
         f"profit {escape(format_value('profit', econ['profit']))}"
     ]
@@ -293,7 +294,7 @@ async def _fleet_now(svc: Services, fleet: Fleet) -> str:
     econ = fleet_metrics(last[0], fleet)
     text = (
         f"\nAt hashprice {escape(format_value('hashprice', last[0]))}: breakeven "
-        f"<b>{escape(breakeven_text(econ['breakeven']))}</b>, margin "
+        f"{breakeven_html(econ['breakeven'])}, margin "
         f"{escape(format_value('margin', econ['margin']))}"
     )
     per_day = fleet_lines(fleet, v)[1:]
@@ -418,7 +419,7 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     args = command_argument(update).split()
     now = svc.clock()
     settings = await svc.db(chats.get_settings, chat.id)
-    tz = _chat_zone(settings)
+    tz = chat_zone(settings)
     if not args:
         rules = await svc.db(rule_store.list_rules, chat.id)
         await reply(update, _snooze_view(settings, rules, now, tz))
@@ -466,7 +467,7 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     )
 
 
-def _chat_zone(settings: ChatSettings) -> ZoneInfo:
+def chat_zone(settings: ChatSettings) -> ZoneInfo:
     try:
         return zone(settings.tz or "UTC")
     except RuleError:
@@ -562,7 +563,7 @@ async def cmd_tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = await svc.db(chats.get_settings, chat.id)
     now = svc.clock()
     if not arg:
-        current = _chat_zone(settings)
+        current = chat_zone(settings)
         await reply(
             update,
             f"🕑 Times in this chat are shown in {escape(current.key)} (now "
