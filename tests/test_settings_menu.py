@@ -68,7 +68,7 @@ async def open_menu(
 
 
 async def test_settings_shows_every_setting_with_its_command(bot) -> None:
-    tg, svc = bot
+    tg, _svc = bot
     await tg.command("/tz America/Chicago", chat_id=CHAT)
     await tg.command("/fleet 18 0.045 hosting 0.01 hub HB_WEST", chat_id=CHAT)
     await tg.command("/quiet 22:00-06:00", chat_id=CHAT)
