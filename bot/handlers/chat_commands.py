@@ -406,7 +406,7 @@ def _snooze_view(settings: ChatSettings, rules: list[dict[str, Any]], now: datet
         lines.append("No alerts are snoozed.")
     if settings.muted:
         lines.append("🔇 The chat is muted: /unmute.")
-    lines.append(f"Snooze: {SNOOZE_EXAMPLE} (at most 30 days); <code>/snooze off</code> lifts it.")
+    lines.append(f"Snooze for up to 30 days: {SNOOZE_EXAMPLE}; <code>/snooze off</code> lifts it.")
     return "\n".join(lines)
 
 
