@@ -297,3 +297,22 @@ async def test_pinned_status_says_as_of_never_a_frozen_age(tmp_path, tg) -> None
         assert "stale, as of Mon 7 Dec 06:00 CST" in text  # the 2-hour-old hashrate
         clock.advance(600)
         assert await refresh_pinned_status(ctx) == 0  # time passing alone changes nothing in it
+
+
+def test_chat_settings_keep_the_new_fields_and_read_old_rows() -> None:
+    from rules.chat_settings import ChatSettings
+
+    fleet = Fleet(13.5, 0.045, 0.005, model="Antminer S21 XP", hashrate_ths=27_000, machines=100)
+    settings = ChatSettings(fleet=fleet, send_resolved=False)
+    again = ChatSettings.from_json(settings.to_json())
+    assert again.fleet == fleet and again.send_resolved is False
+    assert again.resolved_notices(True) is False and ChatSettings().resolved_notices(True) is True
+    assert ChatSettings(send_resolved=True).resolved_notices(False) is True
+    # a row written before these fields existed reads as before; defaults are not written
+    old = '{"fleet": {"efficiency_j_per_th": 18, "power_usd_per_kwh": 0.045}}'
+    assert ChatSettings.from_json(old).fleet == Fleet(18, 0.045)
+    assert ChatSettings.from_json(old).send_resolved is None
+    assert ChatSettings(fleet=Fleet(18, 0.045)).to_json() == (
+        '{"fleet": {"efficiency_j_per_th": 18, "hosting_usd_per_kwh": 0.0, "power_usd_per_kwh": 0.045}}'
+    )
+    assert ChatSettings.from_json('{"send_resolved": "no"}').send_resolved is None  # garbage: default
