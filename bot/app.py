@@ -31,6 +31,7 @@ from bot.handlers.debt import register as register_debt
 from bot.handlers.errors import error_handler
 from bot.handlers.menus import register_menus
 from bot.handlers.presets import register as register_presets
+from bot.handlers.settings_menu import register as register_settings
 from bot.handlers.updates import PerChatUpdates
 from bot.jobs import schedule_jobs
 from bot.logs import install_secret_masking, quiet_secret_leaking_loggers
@@ -151,5 +152,6 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
     grid.register(app)  # /4cp
     miner.register(app)  # /miner, /miners (issue 19)
     register_debt(app)  # /debt
+    register_settings(app)  # /settings and its buttons (s:…)
     app.add_error_handler(error_handler)
     return app

@@ -51,6 +51,9 @@ def _fleet_from(raw: Any) -> Fleet | None:
             efficiency_j_per_th=float(raw["efficiency_j_per_th"]),
             power_usd_per_kwh=float(raw["power_usd_per_kwh"]),
             hosting_usd_per_kwh=float(raw.get("hosting_usd_per_kwh") or 0.0),
+            model=str(raw["model"]) if raw.get("model") else None,
+            hashrate_ths=float(raw["hashrate_ths"]) if raw.get("hashrate_ths") else None,
+            machines=int(raw["machines"]) if raw.get("machines") else None,
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -68,6 +71,9 @@ class ChatSettings:
     pinned_message_id: int | None = None
     pinned_text: str | None = None  # what the pinned message says now (edit only on change)
     tz: str = "UTC"  # display zone (IANA); stored in chats.tz, not in the JSON
+    # "resolved" notices for this chat: None follows the bot's [alerts] send_resolved, True/False
+    # is the chat's own choice (/settings)
+    send_resolved: bool | None = None
 
     @classmethod
     def from_json(cls, text: str | None, tz: str | None = None) -> ChatSettings:
@@ -94,6 +100,7 @@ class ChatSettings:
             pinned_message_id=pinned_id if isinstance(pinned_id, int) else None,
             pinned_text=raw.get("pinned_text") if isinstance(raw.get("pinned_text"), str) else None,
             tz=tz or "UTC",
+            send_resolved=raw["send_resolved"] if isinstance(raw.get("send_resolved"), bool) else None,
         )
 
     def to_json(self) -> str:
@@ -116,6 +123,9 @@ class ChatSettings:
                 "power_usd_per_kwh": self.fleet.power_usd_per_kwh,
                 "hosting_usd_per_kwh": self.fleet.hosting_usd_per_kwh,
             }
+            for key in ("model", "hashrate_ths", "machines"):
+                if getattr(self.fleet, key) is not None:
+                    out["fleet"][key] = getattr(self.fleet, key)
         if self.hub:
             out["hub"] = self.hub
         if self.pinned_status:
@@ -124,6 +134,8 @@ class ChatSettings:
             out["pinned_message_id"] = self.pinned_message_id
         if self.pinned_text is not None:
             out["pinned_text"] = self.pinned_text
+        if self.send_resolved is not None:
+            out["send_resolved"] = self.send_resolved
         return json.dumps(out, sort_keys=True)
 
     def changed(self, **changes: Any) -> ChatSettings:
@@ -138,3 +150,7 @@ class ChatSettings:
 
     def rule_snoozed_until(self, rule_id: int) -> datetime | None:
         return self.snooze_rules.get(rule_id)
+
+    def resolved_notices(self, default: bool) -> bool:
+        """Whether this chat gets "resolved" notices: its own choice, else the bot's ``default``."""
+        return default if self.send_resolved is None else self.send_resolved

@@ -27,12 +27,17 @@ class Fleet:
     efficiency_j_per_th: float  # J/TH (= W per TH/s)
     power_usd_per_kwh: float  # what the chat pays for power, USD/kWh
     hosting_usd_per_kwh: float = 0.0  # hosting fee billed per kWh on top of power, USD/kWh
+    model: str | None = None  # the ASIC the efficiency was taken from (rules/asics.py), if named
+    hashrate_ths: float | None = None  # the fleet's size in TH/s, if given: enables $/day, BTC/day
+    machines: int | None = None  # how many machines of ``model`` make up ``hashrate_ths``, if so given
 
     def __post_init__(self) -> None:
         if not self.efficiency_j_per_th > 0:
             raise ValueError(f"efficiency {self.efficiency_j_per_th!r} J/TH must be positive")
         if self.power_usd_per_kwh < 0 or self.hosting_usd_per_kwh < 0:
             raise ValueError("power price and hosting fee must not be negative")
+        if self.hashrate_ths is not None and not self.hashrate_ths > 0:
+            raise ValueError(f"fleet size {self.hashrate_ths!r} TH/s must be positive")
 
 
 def kwh_per_ph_day(fleet: Fleet) -> float:
@@ -83,3 +88,36 @@ def fleet_metrics(hashprice_usd_per_ph_day: float, fleet: Fleet) -> dict[str, fl
         "margin": margin_pct(hashprice_usd_per_ph_day, fleet),
         "profit": profit_usd_per_ph_day(hashprice_usd_per_ph_day, fleet),
     }
+
+
+def usd_per_mwh_to_cents_per_kwh(usd_per_mwh: float) -> float:
+    """$/MWh -> ¢/kWh: 1 MWh = 1000 kWh and $1 = 100¢, so divide by 10 ($45/MWh = 4.5¢/kWh)."""
+    return usd_per_mwh / 10
+
+
+@dataclass(frozen=True)
+class FleetDay:
+    """One day of a fleet of ``hashrate_ths`` TH/s at today's hashprice."""
+
+    revenue_usd: float  # H_usd × TH / 1000
+    revenue_btc: float | None  # H_btc × TH / 1000 (None when the BTC hashprice is unknown)
+    power_kwh: float  # 24 × TH × E / 1000
+    cost_usd: float  # power_kwh × (power + hosting)
+    profit_usd: float  # revenue_usd - cost_usd
+
+
+def fleet_day(
+    hashprice_usd_per_ph_day: float, hashprice_btc_per_ph_day: float | None, fleet: Fleet
+) -> FleetDay | None:
+    """What the fleet earns and spends in a day: hashprice is per PH/s (1000 TH/s) per day, so a
+    fleet of S TH/s earns ``H × S / 1000`` (USD and BTC alike); it draws ``S × E`` W, i.e.
+    ``24 × S × E / 1000`` kWh a day, paid at power + hosting. None without a fleet size."""
+    size = fleet.hashrate_ths
+    if size is None:
+        return None
+    ph = size / 1000
+    kwh = HOURS_PER_DAY * size * fleet.efficiency_j_per_th / 1000
+    cost = kwh * (fleet.power_usd_per_kwh + fleet.hosting_usd_per_kwh)
+    revenue = hashprice_usd_per_ph_day * ph
+    btc = hashprice_btc_per_ph_day * ph if hashprice_btc_per_ph_day is not None else None
+    return FleetDay(revenue, btc, kwh, cost, revenue - cost)

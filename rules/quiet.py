@@ -61,8 +61,9 @@ def _clock(hour: str, minute: str | None) -> time:
     return time(h, m)
 
 
-def parse_quiet(text: str) -> QuietHours:
-    """``"23:00-07:00 Europe/Berlin"`` (time zone optional, default UTC; ``"23-7"`` works too)."""
+def parse_quiet(text: str, default_tz: str = "UTC") -> QuietHours:
+    """``"23:00-07:00 Europe/Berlin"`` (``"23-7"`` works too). Without a zone the hours are in
+    ``default_tz``: the chat's own ``/tz``, so "22:00" means 22:00 on the chat's clocks."""
     m = _QUIET.match(text) if isinstance(text, str) else None
     if not m:
         raise RuleError(
@@ -72,7 +73,7 @@ def parse_quiet(text: str) -> QuietHours:
     end = _clock(m.group(3), m.group(4))
     if start == end:
         raise RuleError("Quiet hours must start and end at different times.", QUIET_EXAMPLE)
-    tz = zone(m.group(5) or "UTC").key
+    tz = zone(m.group(5) or default_tz).key
     return QuietHours(start, end, tz)
 
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from rules import asics
 from rules.catalogue import POWER_POINTS
 
 MAX_INDEX = 1_000_000  # no chat has a million alerts; longer digit strings are not an index
@@ -121,6 +122,26 @@ class FleetInput:
     power_usd_per_kwh: float
     hosting_usd_per_kwh: float = 0.0
     hub: str | None = None  # upper case ERCOT settlement point, e.g. "HB_WEST"
+    model: str | None = None  # the ASIC named instead of an efficiency ("Antminer S21 XP")
+    hashrate_ths: float | None = None  # fleet size, TH/s
+    machines: int | None = None  # machines of ``model`` (then hashrate_ths = machines × its TH/s)
+
+
+FLEET_FIELDS = ("hosting", "hub", "size", "machines", "power")
+MAX_FLEET_THS = 1e9  # 1,000 EH/s: more than the whole network; a bigger size is a typo
+MAX_MACHINES = 10_000_000
+_SIZE = re.compile(r"(?P<num>[0-9]{1,12}(?:\.[0-9]{1,12})?|\.[0-9]{1,12})\s*(?P<unit>[tpe]h(?:/s)?)?")
+_SIZE_UNITS = {"th": 1.0, "ph": 1e3, "eh": 1e6}
+
+
+def parse_size(text: str) -> float | None:
+    """A fleet size -> TH/s: ``500PH``, ``500 PH/s``, ``1.2EH``, ``800TH``; the unit is required
+    (a bare ``500`` could be any of them); None otherwise."""
+    m = _SIZE.fullmatch(text.strip().lower().replace(" ", ""))
+    if not m or not m.group("unit"):
+        return None
+    value = float(m.group("num")) * _SIZE_UNITS[m.group("unit")[:2]]
+    return value if value > 0 else None
 
 
 def _price_question(what: str, raw: str, usd_per_kwh: float, unit_written: bool, rebuild: str) -> None:
@@ -144,23 +165,76 @@ def _price_question(what: str, raw: str, usd_per_kwh: float, unit_written: bool,
     )
 
 
-def parse_fleet(args: Sequence[str], points: Collection[str] = POWER_POINTS) -> FleetInput:
-    """``/fleet J/TH PRICE [hosting PRICE] [hub POINT]`` -> FleetInput. Raises FleetInputError for
+def _efficiency_word(word: str) -> tuple[float, str | None] | None:
+    """``18`` / ``18J/TH`` -> (18, None); an ASIC model -> (its J/TH, its name); None otherwise."""
+    number = parse_number(word.lower().removesuffix("j/th"))
+    if number is not None:
+        return number, None
+    asic = asics.lookup(word)
+    return (asic.efficiency_j_per_th, asic.model) if asic else None
+
+
+def _take_model(args: list[str]) -> tuple[float, str | None] | None:
+    """The efficiency at the head of ``args`` (consumed): a number, a model, or a model written in
+    two words (``S21 XP``)."""
+    if len(args) >= 2 and parse_number(args[0]) is None:
+        joined = asics.lookup(args[0] + args[1])
+        if joined is not None:
+            del args[:2]
+            return joined.efficiency_j_per_th, joined.model
+    got = _efficiency_word(args[0])
+    if got is not None:
+        del args[0]
+    return got
+
+
+def parse_fleet(
+    args: Sequence[str], points: Collection[str] = POWER_POINTS, current: FleetInput | None = None
+) -> FleetInput:
+    """``/fleet J/TH|MODEL PRICE [hosting PRICE] [hub POINT] [size 500PH | machines N]`` -> FleetInput.
+
+    With a ``current`` fleet, any field may be given alone (``hub HB_WEST``, ``hosting 0.01``,
+    ``power 0.05``, ``S21XP``) and every field not named keeps its current value: changing one never
+    silently resets the others. ``hub off`` / ``size off`` clear those. Raises FleetInputError for
     what is not understood and FleetQuestion (a subclass) for what is understood but implausible:
     a price above $1/kWh, an efficiency outside 5..150 J/TH, a hub not among ``points`` (lower
     case ERCOT settlement points)."""
-    if len(args) < 2:
-        raise FleetInputError("give efficiency (J/TH) and power price")
-    efficiency = parse_number(args[0].lower().removesuffix("j/th"))
-    if efficiency is None or efficiency == 0:
-        raise FleetInputError(f"{args[0]!r} is not an efficiency in J/TH, like 18")
-    power = parse_price(args[1])
-    if power is None:
-        raise FleetInputError(f"{args[1]!r} is not a power price, like 0.045, 45/MWh or 4.5c")
-    hosting: tuple[float, bool] = (0.0, False)
+    rest = list(args)
+    if not rest:
+        raise FleetInputError("give efficiency (J/TH) or an ASIC model, and power price")
+    eff_raw = price_raw = ""
+    efficiency: float | None = None
+    model: str | None = None
+    power: tuple[float, bool] | None = None
+    if rest[0].lower() not in FLEET_FIELDS:
+        eff_raw = rest[0]
+        got = _take_model(rest)
+        if got is None or got[0] == 0:
+            known = ", ".join(_short(a.model) for a in asics.models()[:4])
+            raise FleetInputError(
+                f"{eff_raw!r} is not an efficiency in J/TH, like 18, nor an ASIC model I know (e.g. {known})"
+            )
+        efficiency, model = got
+        if model is not None:
+            eff_raw = _short(model)
+        if rest and rest[0].lower() not in FLEET_FIELDS:
+            price_raw = rest.pop(0)
+            power = parse_price(price_raw)
+            if power is None:
+                raise FleetInputError(f"{price_raw!r} is not a power price, like 0.045, 45/MWh or 4.5c")
+        elif current is None:
+            raise FleetInputError("give efficiency (J/TH) and power price")
+    elif current is None:
+        raise FleetInputError(
+            f"there is no fleet yet to change its {rest[0].lower()}: set efficiency and price first"
+        )
+    hosting: tuple[float, bool] | None = None
     hosting_raw = ""
     hub: str | None = None
-    rest = list(args[2:])
+    hub_off = False
+    size: float | None = None
+    size_off = False
+    machines: int | None = None
     while rest:
         word = rest.pop(0).lower()
         if word == "hosting" and rest:
@@ -169,10 +243,39 @@ def parse_fleet(args: Sequence[str], points: Collection[str] = POWER_POINTS) -> 
             if parsed is None:
                 raise FleetInputError(f"{hosting_raw!r} is not a hosting fee, like 0.01, 10/MWh or 1c")
             hosting = parsed
+        elif word == "power" and rest:
+            price_raw = rest.pop(0)
+            power = parse_price(price_raw)
+            if power is None:
+                raise FleetInputError(f"{price_raw!r} is not a power price, like 0.045, 45/MWh or 4.5c")
         elif word == "hub" and rest:
             hub = rest.pop(0).upper()
+            hub_off = hub == "OFF"
+        elif word == "size" and rest:
+            raw = rest.pop(0)
+            if rest and parse_number(raw) is not None and rest[0].lower().rstrip("/s") in _SIZE_UNITS:
+                raw += rest.pop(0)  # "500 PH"
+            size_off = raw.lower() == "off"
+            size = None if size_off else parse_size(raw)
+            if not size_off and (size is None or size > MAX_FLEET_THS):
+                raise FleetInputError(f"{raw!r} is not a fleet size, like 500PH, 800TH or 1.2EH")
+        elif word == "machines" and rest:
+            raw = rest.pop(0)
+            count = parse_index(raw)
+            if count is None or count > MAX_MACHINES:
+                raise FleetInputError(f"{raw!r} is not a number of machines, like 2000")
+            machines = count
         else:
             raise FleetInputError(f"unexpected {word!r}")
+    efficiency_given = efficiency is not None
+    if efficiency is None:  # a change of other fields: the current efficiency and model stay
+        assert current is not None
+        efficiency, model = current.efficiency_j_per_th, current.model
+        eff_raw = _short(model) if model else f"{efficiency:g}"
+    if power is None:
+        assert current is not None
+        power = (current.power_usd_per_kwh, True)
+        price_raw = price_raw or _g(current.power_usd_per_kwh)
 
     def command(eff: str, price: str, host: str | None = None) -> str:
         parts = [eff, price]
@@ -184,13 +287,13 @@ def parse_fleet(args: Sequence[str], points: Collection[str] = POWER_POINTS) -> 
 
     lo, hi = EFFICIENCY_J_PER_TH
     if not lo <= efficiency <= hi:
-        swapped = parse_number(args[1])
-        back = parse_price(args[0])
+        swapped = parse_number(price_raw)
+        back = parse_price(eff_raw)
         if swapped is not None and lo <= swapped <= hi and back is not None and back[0] <= MAX_USD_PER_KWH:
             raise FleetQuestion(
                 f"{_g(efficiency)} J/TH is not what an ASIC does (about {lo:g}–{hi:g}). Did you swap "
                 "efficiency and price?",
-                [command(args[1], args[0])],
+                [command(price_raw, eff_raw)],
             )
         hint = (
             f" If that is J/GH, it is {_g(efficiency * 1000)} J/TH."
@@ -199,18 +302,69 @@ def parse_fleet(args: Sequence[str], points: Collection[str] = POWER_POINTS) -> 
             if efficiency > hi
             else ""
         )
-        suggestions = [command(_g(efficiency * 1000), args[1])] if lo <= efficiency * 1000 <= hi else []
+        suggestions = [command(_g(efficiency * 1000), price_raw)] if lo <= efficiency * 1000 <= hi else []
         raise FleetQuestion(
             f"{_g(efficiency)} J/TH is outside what ASICs do (about {lo:g}–{hi:g} J/TH).{hint}", suggestions
         )
     if power[0] > MAX_USD_PER_KWH:
-        _price_question("power", args[1], power[0], power[1], command(args[0], "{}"))
-    if hosting[0] > MAX_USD_PER_KWH:
-        _price_question("hosting", hosting_raw, hosting[0], hosting[1], command(args[0], args[1], "{}"))
-    if hub is not None and hub.lower() not in points:
+        _price_question("power", price_raw, power[0], power[1], command(eff_raw, "{}"))
+    if hosting is not None and hosting[0] > MAX_USD_PER_KWH:
+        _price_question("hosting", hosting_raw, hosting[0], hosting[1], command(eff_raw, price_raw, "{}"))
+    if hub is not None and not hub_off and hub.lower() not in points:
         raise FleetInputError(
             f"{hub} is not a hub or load zone I know: use an ERCOT point ("
             + ", ".join(sorted(p.upper() for p in points if "." not in p))
             + ") or another grid's hub as ISO.HUB, e.g. NYISO.WEST"
         )
-    return FleetInput(efficiency, power[0], hosting[0], hub)
+    given = (efficiency, model, efficiency_given)
+    return _merged(current, given, power[0], hosting, (hub, hub_off), (size, size_off), machines)
+
+
+def _short(model: str) -> str:
+    """``"Antminer S21 XP"`` -> ``"S21XP"``: the spelling a command takes."""
+    return asics.normalise(model)
+
+
+def _merged(
+    current: FleetInput | None,
+    efficiency: tuple[float, str | None, bool],
+    power: float,
+    hosting: tuple[float, bool] | None,
+    hub: tuple[str | None, bool],
+    size: tuple[float | None, bool],
+    machines: int | None,
+) -> FleetInput:
+    """The new fleet: what was given, and for the rest what ``current`` had. ``efficiency`` is
+    (J/TH, model, given in this command); ``hub`` and ``size`` are (value, "off" given)."""
+    j_per_th, model, efficiency_given = efficiency
+    hub_value, hub_off = hub
+    size_value, size_off = size
+    hashrate = current.hashrate_ths if current else None
+    count = current.machines if current else None
+    if efficiency_given and model is None:
+        count = None  # a number replaced the model: the size stays, in TH/s
+    if size_off:
+        hashrate = count = None
+    if size_value is not None:
+        hashrate, count = size_value, None
+    if machines is not None:
+        count = machines
+    if count is not None:  # machines of a model (a new model keeps the machine count)
+        asic = asics.lookup(model) if model else None
+        if asic is None:
+            raise FleetInputError(
+                "machines needs an ASIC model to know each machine's TH/s, e.g. /fleet S21XP 0.045 "
+                f"machines {count}; or give the size, e.g. size 500PH"
+            )
+        hashrate = count * asic.hashrate_ths
+    if hashrate is not None and hashrate > MAX_FLEET_THS:
+        raise FleetInputError(f"{hashrate:,.0f} TH/s is more than the whole network")
+    return FleetInput(
+        j_per_th,
+        power,
+        hosting[0] if hosting is not None else (current.hosting_usd_per_kwh if current else 0.0),
+        None if hub_off else (hub_value or (current.hub if current else None)),
+        model,
+        hashrate,
+        count,
+    )

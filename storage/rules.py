@@ -53,6 +53,23 @@ def delete_rule_at(db: Database, chat_id: int, position: int) -> dict[str, Any] 
     return rule
 
 
+def chat_rules_for_metric(db: Database, chat_id: int, metric: str) -> list[dict[str, Any]]:
+    """The chat's rules on one metric (or event, ``event:<name>``), oldest first."""
+    return list(
+        db.query("SELECT * FROM rules WHERE chat_id = ? AND metric = ? ORDER BY id", [chat_id, metric])
+    )
+
+
+def delete_chat_rules_for_metric(db: Database, chat_id: int, metric: str) -> int:
+    """Delete the chat's rules on one metric and their alert states; return how many went."""
+    with db.atomic():
+        ids = [r["id"] for r in chat_rules_for_metric(db, chat_id, metric)]
+        for rule_id in ids:
+            db.execute("DELETE FROM alerts WHERE rule_id = ?", [rule_id])
+            db.execute("DELETE FROM rules WHERE id = ?", [rule_id])
+    return len(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleRow:
     """A stored rule joined with what evaluating it needs: its chat's type and settings (zone

@@ -30,7 +30,16 @@ async def refresh_pinned_status(context: ContextTypes.DEFAULT_TYPE) -> int:
     if not snapshot:
         return 0
     for chat_id, settings in await svc.db(chats.pinned_status_chats):
-        text = status_text(snapshot, settings, svc.clock(), ZoneInfo(settings.tz))
+        # "as of 10:05 CST", never "3 min ago": the message is edited only when its text changes,
+        # so a relative age would freeze and go on claiming freshness
+        text = status_text(
+            snapshot,
+            settings,
+            svc.clock(),
+            ZoneInfo(settings.tz),
+            stale_after_s=svc.settings.alerts.stale_after,
+            as_of=True,
+        )
         if text == settings.pinned_text:
             continue  # unchanged: editing would only earn "message is not modified"
         message_id = settings.pinned_message_id

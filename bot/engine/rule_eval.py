@@ -193,7 +193,7 @@ def evaluate_rule_row(
         rule_store.note_rule_changed(db, row.id, row.chat_id)
     if not decision.notify:
         return queued
-    if decision.reason is Reason.RESOLVED and not opts.send_resolved:
+    if decision.reason is Reason.RESOLVED and not row.settings.resolved_notices(opts.send_resolved):
         return queued
     status = delivery_status(row.settings, row.id, rule.severe, now)
     if status is None:

@@ -288,7 +288,10 @@ class RuleCache:
                     back = self._data_back(entry, chat, state, decision, value, source, now)
                     if back is not None:
                         judged.messages.append(back)
-                if not decision.notify or (decision.reason is Reason.RESOLVED and not opts.send_resolved):
+                unwanted = decision.reason is Reason.RESOLVED and not chat.settings.resolved_notices(
+                    opts.send_resolved
+                )
+                if not decision.notify or unwanted:
                     continue
                 status = delivery_status(chat.settings, entry.id, entry.rule.severe, now)
                 if status is None:

@@ -94,23 +94,33 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
     ),
     HelpEntry(
         "fleet",
-        " <i>J/TH</i> <i>price</i> [hosting <i>fee</i>] [hub <i>point</i>]: set your fleet, e.g. "
-        "<code>/fleet 18 0.045</code> (USD/kWh; <code>45/MWh</code> and <code>4.5c</code> work too), "
-        "<code>/fleet 18 0.045 hosting 0.01 hub HB_WEST</code>",
+        " <i>J/TH|model</i> <i>price</i>: set your fleet, e.g. <code>/fleet 18 0.045</code> or "
+        "<code>/fleet S21XP 4.5c</code> (USD/kWh; <code>45/MWh</code> and <code>4.5c</code> work too), "
+        "with <code>hosting 0.01</code>, <code>hub HB_WEST</code>, <code>size 500PH</code> or "
+        "<code>machines 2000</code>; one field alone changes only it, e.g. <code>/fleet hub HB_NORTH</code>; "
+        "<code>/fleet</code> shows it",
         admin=True,
     ),
-    HelpEntry("snooze", " <i>duration</i> [n]: pause alerts, e.g. <code>/snooze 2h</code>", admin=True),
+    HelpEntry(
+        "snooze",
+        " <i>duration</i> [n]: pause alerts up to 30 days, e.g. <code>/snooze 2h</code>; "
+        "<code>/snooze</code> shows until when",
+        admin=True,
+    ),
     HelpEntry(
         "quiet",
-        " <i>HH:MM-HH:MM</i> [tz]: quiet hours, e.g. <code>/quiet 23:00-07:00 Europe/Berlin</code>",
+        " <i>HH:MM-HH:MM</i> [tz]: quiet hours, in this chat's time zone unless named, e.g. "
+        "<code>/quiet 23:00-07:00</code>",
         admin=True,
     ),
     HelpEntry("mute", ", /unmute: stop or resume all alerts in this chat", admin=True),
     HelpEntry(
         "tz",
-        " <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>",
+        " <i>zone</i>: time zone for times shown here, e.g. <code>/tz America/Chicago</code>; "
+        "<code>/tz</code> shows it",
         admin=True,
     ),
+    HelpEntry("settings", ": all of this chat's settings, each changed with a tap"),
     HelpEntry("filings", ": the latest financing filings seen"),
     HelpEntry(
         "stock",

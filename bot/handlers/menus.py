@@ -24,6 +24,7 @@ _COMMANDS = {
     "mute": "stop all alerts in this chat",
     "unmute": "resume alerts in this chat",
     "tz": "time zone for times shown here",
+    "settings": "all of this chat's settings, with buttons",
     "filings": "latest financing filings",
     "stock": "a miner's stock vs its convertibles, e.g. MARA",
     "4cp": "ERCOT 4CP: month's load peaks, today's forecast",
