@@ -94,11 +94,10 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
     ),
     HelpEntry(
         "fleet",
-        " <i>J/TH|model</i> <i>price</i>: set your fleet, e.g. <code>/fleet 18 0.045</code> or "
-        "<code>/fleet S21XP 4.5c</code> (USD/kWh; <code>45/MWh</code> and <code>4.5c</code> work too), "
-        "with <code>hosting 0.01</code>, <code>hub HB_WEST</code>, <code>size 500PH</code> or "
-        "<code>machines 2000</code>; one field alone changes only it, e.g. <code>/fleet hub HB_NORTH</code>; "
-        "<code>/fleet</code> shows it",
+        " <i>J/TH|model</i> <i>price</i>: your fleet, e.g. <code>/fleet 18 0.045</code>, "
+        "<code>/fleet S21XP 4.5c</code> (USD/kWh; <code>45/MWh</code> works too), with "
+        "<code>hosting 0.01</code>, <code>hub HB_WEST</code>, <code>size 500PH</code> or "
+        "<code>machines 2000</code>; one field alone changes only it; <code>/fleet</code> shows it",
         admin=True,
     ),
     HelpEntry(
@@ -124,7 +123,7 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
     HelpEntry("filings", ": the latest financing filings seen"),
     HelpEntry(
         "stock",
-        " <i>TICKER</i>: a miner's share price against the conversion prices of its notes, with "
+        " <i>TICKER</i>: a miner's share price against its notes' conversion prices, with "
         "market cap, dilution and leverage, e.g. <code>/stock MARA</code>",
     ),
     HelpEntry("4cp", ": ERCOT's load peaks this month, today's forecast peak and the 4CP state"),
@@ -146,7 +145,7 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
         "debt",
         " [<i>TICKER</i>]: listed miners' debt from their filings, tranche by tranche, e.g. "
         "<code>/debt MARA</code>; alerts: <code>/alert debt MARA RIOT</code> (every change), "
-        "<code>/alert maturity &lt; 180d</code>, <code>/alert debt.mara &gt; 3B</code>",
+        "<code>/alert maturity &lt; 180d</code>",
     ),
     HelpEntry(
         "channel",
