@@ -17,7 +17,7 @@ from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.engine import ledger as ledger_engine
 from bot.engine import production_history
-from bot.engine.backfill import backfill_history
+from bot.engine.backfill import HISTORY_KEY, HistoryLoader, history_loader
 from bot.engine.ingest import check_quiet
 from bot.engine.runner import PollOutcome
 from bot.ops import health
@@ -27,9 +27,17 @@ from storage import observations, outbox
 
 logger = logging.getLogger(__name__)
 
+BACKFILL_TICK_S = 30  # how often the history job looks for a due retry (the back-off decides)
+
 
 async def backfill_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await backfill_history(services(context))
+    """The first-start history load: each tick attempts the parts that are due (retries back off
+    on the bot's clock); once every part is loaded or given up, the job removes itself."""
+    loader = history_loader(context.bot_data, services(context))
+    await loader.run_due()
+    job = getattr(context, "job", None)
+    if loader.finished and job is not None:
+        job.schedule_removal()
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -43,6 +51,9 @@ async def run_watch(svc: Services, bot_data: dict[Any, Any], scheduled: Schedule
     poll of a push source (bot/push.py) call this same function; the runner's per-watcher lock
     keeps the two from ever running at once."""
     assert svc.session is not None
+    loader = bot_data.get(HISTORY_KEY)
+    if isinstance(loader, HistoryLoader):  # the year of history goes in before the first poll
+        await loader.wait_ready(scheduled.watcher.id)
     outcome = await svc.pipeline.run_watcher(scheduled.watcher, svc.session)
     if scheduled.watcher.id == "filings" and outcome.ok and ledger_on(svc):
         try:
@@ -158,6 +169,15 @@ async def thin_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 def schedule_jobs(app: Application, svc: Services) -> None:
     jq = app.job_queue
     assert jq is not None, "install python-telegram-bot[job-queue]"
+    # Armed before any watcher job exists: the first polls of network and quotes wait for it.
+    history_loader(app.bot_data, svc)
+    jq.run_repeating(
+        backfill_job,
+        interval=BACKFILL_TICK_S,
+        first=0,
+        name="history:backfill",
+        job_kwargs={"misfire_grace_time": 600, "coalesce": True, "max_instances": 1},
+    )
     for sw in svc.watchers:
         jq.run_repeating(
             watch_job,
@@ -173,7 +193,6 @@ def schedule_jobs(app: Application, svc: Services) -> None:
                 "jitter": min(5, sw.every_s // 10),  # stagger sources (thundering herd)
             },
         )
-    jq.run_once(backfill_job, when=2, name="history:backfill", job_kwargs={"misfire_grace_time": 600})
     if ledger_on(svc) and svc.settings.watchers.ledger.bootstrap:
         # first start: each miner's filing history (resumes where a restart stopped it); then daily
         jq.run_repeating(
