@@ -6,13 +6,12 @@ docs' 1m/3d examples, which have the 1y endpoints' shapes; tests/fixtures/mempoo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from types import SimpleNamespace
 
 from bot.engine.backfill import MAX_ATTEMPTS, history_loader, loaded_state, retry_delay
-from bot.jobs import backfill_job, run_watch
+from bot.jobs import backfill_job, watch_job
 from storage import observations
 from tests.harness import FakeClock, running_bot
 from tests.test_e2e_difficulty import mempool, settings_for  # noqa: F401  (fixture)
@@ -37,22 +36,24 @@ async def difficulty_rows(svc, clock) -> list:
 
 async def test_first_poll_waits_for_the_history_load(tmp_path, tg, mempool):  # noqa: F811
     serve_history(mempool)
+    mempool.serve_file("/api/v1/mining/hashrate/3d", "mining-hashrate-3d.assembled-mainnet-2024-03-31.json")
     clock = FakeClock()
     async with running_bot(settings_for(tmp_path, tg, mempool), clock) as (app, svc):
         history_loader(app.bot_data, svc)  # armed as schedule_jobs arms it, before any watcher job
         network = next(sw for sw in svc.watchers if sw.watcher.id == "network")
-        # The poll is started first (as the scheduler may fire it first) ...
-        poll = asyncio.create_task(run_watch(svc, app.bot_data, network))
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert mempool.log == [] and not poll.done()  # ... and holds until the history is in
+        poll = SimpleNamespace(bot_data=app.bot_data, job=SimpleNamespace(data=network))
+        # The scheduler fires the poll first: it skips its tick, nothing is fetched ...
+        await watch_job(poll)
+        assert mempool.log == []
+        assert await difficulty_rows(svc, clock) == []
+        # ... the history goes in, and the next tick polls.
         await backfill_job(job_context(app))
-        outcome = await poll
-        assert outcome.ok, outcome.error
+        await watch_job(poll)
+        assert DA_PATH in mempool.log
         assert mempool.log.index(DIFF_1Y) < mempool.log.index(DA_PATH)
         assert mempool.log.index(HASH_1Y) < mempool.log.index(DA_PATH)
-        assert len(await svc.db(observations.history, "hashrate", clock() - timedelta(days=800))) == 3
-        assert len(await difficulty_rows(svc, clock)) >= 3
+        assert len(await svc.db(observations.history, "hashrate", clock() - timedelta(days=800))) >= 3
+        assert len(await difficulty_rows(svc, clock)) == 3 + 1  # the year, then the live value
         assert "network" in await svc.db(loaded_state)
 
 

@@ -3,9 +3,9 @@ for each watched stock from Yahoo, each loaded once.
 
 Three things make it reliable (issue 13 item 7):
 
-- **Before the first poll.** The scheduler arms :class:`HistoryLoader` (bot/jobs.py); the first poll
-  of a watcher whose history is being loaded waits (bounded) until the load's first attempt is over
-  (:meth:`HistoryLoader.wait_ready`, called from ``run_watch``).
+- **Before the first poll.** The scheduler arms :class:`HistoryLoader` (bot/jobs.py) and runs its
+  job first; the scheduled polls of a watcher whose history is being loaded skip their ticks until
+  the load's first attempt is over (:meth:`HistoryLoader.holds`, bounded).
 - **Not skipped by a race.** "Loaded" is a marker written after a load succeeds (``watcher_state``
   row ``history-backfill``), never "some observation of the metric exists": the first poll stores a
   live value within seconds, and a check on that would skip the year for good. Storing is an
@@ -44,7 +44,7 @@ HISTORY_KEY = "history_loader"  # bot_data key of the running bot's loader
 BASE_DELAY_S = 60
 MAX_DELAY_S = 3600
 MAX_ATTEMPTS = 10  # 1+2+4+…+60 min: about six hours of trying, then wait for the next start
-READY_WAIT_S = 120.0  # the longest a first poll waits for the first attempt (real seconds, a guard)
+READY_WAIT_S = 120.0  # the longest polls wait for the first attempt (real seconds, a guard)
 GATED_WATCHERS = {"network": "network", "quotes": "stocks"}  # watcher id -> the part it waits for
 
 
@@ -73,20 +73,25 @@ class HistoryLoader:
         self.svc = svc
         self.parts = {"network": _Part("network", "mempool"), "stocks": _Part("stocks", "yahoo")}
         self._ready = {name: asyncio.Event() for name in self.parts}
+        self._armed = time.monotonic()
 
     @property
     def finished(self) -> bool:
         return all(p.finished for p in self.parts.values())
 
-    async def wait_ready(self, watcher_id: str, timeout_s: float = READY_WAIT_S) -> None:
-        """Hold a watcher's poll until its history's first attempt is over (or ``timeout_s``)."""
+    def holds(self, watcher_id: str) -> bool:
+        """Whether a watcher's poll should wait for its history's first attempt: True until that
+        attempt is over, at most :data:`READY_WAIT_S` after the loader was made (a guard on the
+        monotonic clock, so a stuck load never stops the live data). The scheduled poll skips its
+        tick instead of waiting, so nothing blocks a shutdown."""
         part = GATED_WATCHERS.get(watcher_id)
         if part is None or self._ready[part].is_set():
-            return
-        try:
-            await asyncio.wait_for(self._ready[part].wait(), timeout_s)
-        except TimeoutError:
-            logger.warning("history backfill: %s still loading after %.0f s; polling anyway", part, timeout_s)
+            return False
+        if time.monotonic() - self._armed > READY_WAIT_S:
+            logger.warning("history backfill: %s not done after %.0f s; polling anyway", part, READY_WAIT_S)
+            self._ready[part].set()
+            return False
+        return True
 
     async def run_due(self) -> int:
         """Attempt every part that is due on the injected clock; returns the observations stored."""
