@@ -18,7 +18,7 @@ from bot.delivery.pinned_status import pinned_status_job
 from bot.delivery.quiet_summary import quiet_summary_job
 from bot.engine import ledger as ledger_engine
 from bot.engine import production_history
-from bot.engine.backfill import backfill_history
+from bot.engine.backfill import HISTORY_KEY, HistoryLoader, history_loader
 from bot.engine.ingest import check_quiet
 from bot.engine.runner import PollOutcome
 from bot.ops import health
@@ -28,14 +28,25 @@ from storage import observations, outbox
 
 logger = logging.getLogger(__name__)
 
+BACKFILL_TICK_S = 30  # how often the history job looks for a due retry (the back-off decides)
+
 
 async def backfill_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await backfill_history(services(context))
+    """The first-start history load: each tick attempts the parts that are due (retries back off
+    on the bot's clock); once every part is loaded or given up, the job removes itself."""
+    loader = history_loader(context.bot_data, services(context))
+    await loader.run_due()
+    job = getattr(context, "job", None)
+    if loader.finished and job is not None:
+        job.schedule_removal()
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     job = context.job
     assert job is not None
+    loader = context.bot_data.get(HISTORY_KEY)
+    if isinstance(loader, HistoryLoader) and loader.holds(job.data.watcher.id):  # type: ignore[union-attr]
+        return  # the year of history goes in before the first poll: this tick is skipped
     await run_watch(services(context), context.bot_data, job.data)  # type: ignore[arg-type]
 
 
@@ -169,6 +180,15 @@ def schedule_jobs(app: Application, svc: Services) -> None:
     assert jq is not None, "install python-telegram-bot[job-queue]"
     # at once: the first polls (after 1 s) find the rules in memory (or wait on the engine lock)
     jq.run_once(warm_rules_job, when=0, name="rules:warm", job_kwargs={"misfire_grace_time": 600})
+    # Armed before any watcher job exists: the first polls of network and quotes wait for it.
+    history_loader(app.bot_data, svc)
+    jq.run_repeating(
+        backfill_job,
+        interval=BACKFILL_TICK_S,
+        first=0.2,  # PTB: first=0 would mean "after one interval"; the watchers start at 1 s
+        name="history:backfill",
+        job_kwargs={"misfire_grace_time": 600, "coalesce": True, "max_instances": 1},
+    )
     for sw in svc.watchers:
         jq.run_repeating(
             watch_job,
@@ -184,7 +204,6 @@ def schedule_jobs(app: Application, svc: Services) -> None:
                 "jitter": min(5, sw.every_s // 10),  # stagger sources (thundering herd)
             },
         )
-    jq.run_once(backfill_job, when=2, name="history:backfill", job_kwargs={"misfire_grace_time": 600})
     if ledger_on(svc) and svc.settings.watchers.ledger.bootstrap:
         # first start: each miner's filing history (resumes where a restart stopped it); then daily
         jq.run_repeating(
@@ -197,7 +216,7 @@ def schedule_jobs(app: Application, svc: Services) -> None:
     # (callback, name, interval s, first run after s, misfire grace s): the bot's own housekeeping.
     # coalesce + max_instances=1: a run that overran is never doubled up.
     housekeeping = [
-        (drain_job, "outbox:drain", svc.settings.delivery.drain_every, 0, 5),
+        (drain_job, "outbox:drain", svc.settings.delivery.drain_every, 0.1, 5),  # 0 = after one interval
         (stale_job, "alerts:stale", 60, 60, 60),
         (digest_job, "digest", 60, 15, 60),
         (quiet_summary_job, "quiet:summary", 60, 20, 60),

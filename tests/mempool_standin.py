@@ -22,6 +22,7 @@ class MempoolStandIn:
     # path -> (status, body, content type); bodies are served verbatim
     routes: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)  # every path asked, in arrival order
 
     def serve_json(self, path: str, payload: Any, status: int = 200) -> None:
         self.routes[path] = (status, json.dumps(payload), "application/json")
@@ -39,6 +40,7 @@ class MempoolStandIn:
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path
         self.hits[path] = self.hits.get(path, 0) + 1
+        self.log.append(path)
         if path not in self.routes:
             return web.json_response({"error": "not served in this test"}, status=404)
         status, body, ctype = self.routes[path]

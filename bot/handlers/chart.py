@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from html import escape
 
 from telegram import Update
@@ -21,7 +21,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from bot.handlers.commands import command_argument, reply
 from bot.render.chart_data import ChartError, gather
 from bot.render.charts import ChartData, chart_png
-from bot.services import services
+from bot.services import Services, services
 from rules.catalogue import format_value, lookup, suggest
 from rules.durations import DurationError, parse_duration
 from rules.grammar import EVENT_NAMES, METRIC_ALIASES
@@ -30,43 +30,40 @@ from rules.units import parse_index
 logger = logging.getLogger(__name__)
 
 CAPTION_MAX = 1024  # Telegram's caption limit
-DEFAULT_WINDOW_DAYS = 30
-MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 7, 365
-EXAMPLE = "<code>/chart hashprice 30d</code> or <code>/chart power.hb_west 7d</code>"
+DEFAULT_WINDOW = "30d"
+MIN_WINDOW, MAX_WINDOW = timedelta(hours=1), timedelta(days=365)
+EXAMPLE = "<code>/chart hashprice 30d</code> or <code>/chart power.hb_west 6h</code>"
 USAGE = (
     "Chart a metric's history with your alert thresholds: <code>/chart METRIC [WINDOW]</code>, "
-    f"WINDOW from 7d to 1y (default 30d). For example {EXAMPLE}."
+    f"WINDOW from 1h to 1y (default {DEFAULT_WINDOW}). For example {EXAMPLE}."
 )
 _MONTHS = re.compile(r"^(\d+)\s*(?:mo|mon|month|months)$", re.I | re.ASCII)
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+FULL_SPAN = 0.9  # history covering less of the window than this: the chart says what it shows
 
 
 # ---------------------------------------------------------------------------------------------
 # parsing
 
 
-def parse_window(text: str) -> int:
-    """``"30d"`` -> 30 (days). Accepts days, weeks, ``1y``, months as ``3mo``, or a bare number of
-    days; 7 days to 1 year. Raises ChartError with an example."""
+def parse_window(text: str) -> timedelta:
+    """``"30d"`` -> 30 days, ``"6h"`` -> 6 hours. Accepts hours, days, weeks, ``1y``, months as
+    ``3mo``, or a bare number of days; 1 hour to 1 year. Raises ChartError with an example."""
     raw = text.strip().lower()
-    problem = f"{escape(text)!s} is not a chart window: use 7d to 1y, e.g. {EXAMPLE}."
+    problem = f"{escape(text)!s} is not a chart window: use 1h to 1y, e.g. {EXAMPLE}."
     months = _MONTHS.match(raw)
     if months:
-        days = int(months.group(1)) * 30
+        window = timedelta(days=int(months.group(1)) * 30)
     elif (number := parse_index(raw)) is not None:
-        days = number
+        window = timedelta(days=number)
     else:
         try:
-            seconds = parse_duration(raw)
+            window = timedelta(seconds=parse_duration(raw))
         except DurationError as err:
             raise ChartError(f"❌ {problem}") from err
-        if seconds % 86400:
-            raise ChartError(
-                f"❌ {escape(text)} is not a whole number of days: use 7d to 1y, e.g. {EXAMPLE}."
-            )
-        days = seconds // 86400
-    if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
-        raise ChartError(f"❌ A chart covers 7d to 1y, not {escape(text)}. Example: {EXAMPLE}.")
-    return days
+    if not MIN_WINDOW <= window <= MAX_WINDOW:
+        raise ChartError(f"❌ A chart covers 1h to 1y, not {escape(text)}. Example: {EXAMPLE}.")
+    return window
 
 
 def resolve_metric(name: str) -> str:
@@ -101,8 +98,41 @@ def resolve_metric(name: str) -> str:
 # drawing (pure)
 
 
-def caption(data: ChartData, days: int, window_text: str) -> str:
-    """HTML caption within Telegram's 1,024 characters: now / low / high and the thresholds."""
+def span_text(span: timedelta) -> str:
+    """``"3 days"``, ``"5 hours"``, ``"40 min"``: how much history a chart really shows."""
+    hours = span.total_seconds() / 3600
+    if hours >= 48:
+        return f"{round(hours / 24)} days"
+    if hours >= 2:
+        return f"{round(hours)} hours"
+    return f"{max(1, round(hours * 60))} min"
+
+
+def when_text(at: datetime, tz: tzinfo, now: datetime | None = None) -> str:
+    """``"27 Nov 10:00 CST"`` in the chat's zone (the year added when it is not this year's)."""
+    local = at.astimezone(tz)
+    year = "" if now is None or now.astimezone(tz).year == local.year else f" {local.year}"
+    return f"{local.day} {_MONTH_NAMES[local.month - 1]}{year} {local:%H:%M} {local.tzname()}"
+
+
+def shown_span(data: ChartData, window: timedelta) -> timedelta | None:
+    """The span the stored history really covers when it is less than the window asked, else None."""
+    span = data.points[-1][0] - data.points[0][0]
+    return span if span < window * FULL_SPAN else None
+
+
+def chart_title(data: ChartData, window: timedelta, window_text: str) -> str:
+    info = lookup(data.metric)
+    name = f"{info.label if info else data.metric} ({data.metric})"
+    short = shown_span(data, window)
+    if short is None:
+        return f"{name}, last {window_text}"
+    return f"{name}, {span_text(short)} shown ({window_text} asked)"
+
+
+def caption(data: ChartData, window: timedelta, window_text: str, now: datetime | None = None) -> str:
+    """HTML caption within Telegram's 1,024 characters: the span really shown, now / low / high and
+    the thresholds."""
     info = lookup(data.metric)
     name = info.label if info else data.metric
     values = [v for _, v in data.points]
@@ -115,9 +145,11 @@ def caption(data: ChartData, days: int, window_text: str) -> str:
         f"<b>{escape(name)}</b> · last {escape(window_text)} ({escape(zone_name)})",
         f"now <b>{fmt(values[-1])}</b> · low {fmt(min(values))} · high {fmt(max(values))}",
     ]
-    first = data.points[0][0]
-    if data.points[-1][0] - first < timedelta(days=days) * 0.9:
-        lines.append(f"history starts {first.astimezone(data.tz):%Y-%m-%d %H:%M}")
+    short = shown_span(data, window)
+    if short is not None:
+        lines.append(
+            f"showing {span_text(short)}: history starts {escape(when_text(data.points[0][0], data.tz, now))}"
+        )
     for r in data.references:
         lines.append(escape(r.label))
     if data.thresholds:
@@ -129,6 +161,34 @@ def caption(data: ChartData, days: int, window_text: str) -> str:
                 break
             lines.append(line)
     return "\n".join(lines)
+
+
+async def chart_for(svc: Services, chat_id: int, metric: str, window: str | None = None) -> tuple[bytes, str]:
+    """One chart for one chat, for /chart and for a "chart" button: ``metric`` as a user or a rule
+    names it (aliases work), ``window`` as text ("6h", "30d", "1y"; default 30d). Returns (PNG
+    bytes, HTML caption, file name); raises ChartError (its text is the reply) for an unknown
+    metric, a bad window, a fleet metric without /fleet or no history in the window."""
+    name = resolve_metric(metric)
+    window_text = (window or DEFAULT_WINDOW).strip().lower()
+    span = parse_window(window_text)
+    now = svc.clock()
+    data = await svc.db(gather, chat_id, name, now - span, now)
+    if not data.points:
+        raise ChartError(
+            f"No {escape(name)} history in the last {escape(window_text)} yet: the watchers store a "
+            "point each time they poll. /status shows what has arrived; try again later."
+        )
+    png = await chart_png(data, chart_title(data, span, window_text))
+    logger.info(
+        "chart chat=%s metric=%s window=%s points=%d bytes=%d",
+        *(chat_id, name, window_text, len(data.points), len(png)),
+    )
+    return png, caption(data, span, window_text, now)
+
+
+def chart_filename(metric: str, window: str | None = None) -> str:
+    """``"hashprice-30d.png"``: the name a chart is uploaded under."""
+    return f"{resolve_metric(metric)}-{(window or DEFAULT_WINDOW).strip().lower()}.png"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,37 +214,15 @@ async def cmd_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         metric_text, window_text = _split_args(command_argument(update))
-        metric = resolve_metric(metric_text)
-        days = parse_window(window_text) if window_text else DEFAULT_WINDOW_DAYS
-        now = svc.clock()
-        data = await svc.db(gather, chat.id, metric, now - timedelta(days=days))
+        png, text = await chart_for(svc, chat.id, metric_text, window_text)
     except ChartError as err:
         await reply(update, str(err))
         return
-    shown_window = window_text.lower() if window_text else f"{DEFAULT_WINDOW_DAYS}d"
-    if not data.points:
-        await reply(
-            update,
-            f"No {escape(metric)} history in the last {escape(shown_window)} yet: the watchers store a "
-            "point each time they poll. /status shows what has arrived; try again later.",
-        )
-        return
-    info = lookup(metric)
-    title = f"{info.label if info else metric} ({metric}), last {shown_window}"
-    png = await chart_png(data, title)
-    logger.info(
-        "chart chat=%s metric=%s days=%s points=%d bytes=%d",
-        chat.id,
-        metric,
-        days,
-        len(data.points),
-        len(png),
-    )
     await message.reply_photo(
         photo=png,
-        caption=caption(data, days, shown_window),
+        caption=text,
         parse_mode=ParseMode.HTML,
-        filename=f"{metric}-{shown_window}.png",
+        filename=chart_filename(metric_text, window_text),
         do_quote=False,
     )
 

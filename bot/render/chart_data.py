@@ -25,9 +25,9 @@ class ChartError(ValueError):
 
 
 def chat_zone(db: Any, chat_id: int) -> ZoneInfo:
-    row = chats.get_chat(db, chat_id)
+    """The chat's display zone (ChatSettings.tz, set with /tz); UTC if unset or unreadable."""
     try:
-        return ZoneInfo((row or {}).get("tz") or "UTC")
+        return ZoneInfo(chats.get_settings(db, chat_id).tz or "UTC")
     except (KeyError, ValueError):
         return ZoneInfo("UTC")
 
@@ -46,9 +46,10 @@ def chat_thresholds(db: Any, chat_id: int, metric: str) -> list[Threshold]:
     return out
 
 
-def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
+def gather(db: Any, chat_id: int, metric: str, since: datetime, now: datetime | None = None) -> ChartData:
     """History, thresholds and time zone for one chart. Fleet metrics come from hashprice and the
-    chat's fleet (ChartError when the chat has none)."""
+    chat's fleet (ChartError when the chat has none). A value held until the next filing
+    (``debt.<ticker>``) is drawn from the window's start to ``now``: it is still in force."""
     if metric in FLEET_METRICS:
         fleet = chats.get_settings(db, chat_id).fleet
         if fleet is None:
@@ -65,6 +66,8 @@ def gather(db: Any, chat_id: int, metric: str, since: datetime) -> ChartData:
             start = observations.value_at_or_before(db, metric, since)
             if start is not None and (not points or points[0][0] > since):
                 points = [(since, start), *points]
+            if now is not None and points and points[-1][0] < now:
+                points = [*points, (now, points[-1][1])]
     return ChartData(
         metric,
         points,
