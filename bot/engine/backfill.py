@@ -208,4 +208,3 @@ async def backfill_history(svc: Services) -> int:
 def loaded_state(db: Any) -> dict[str, Any]:
     """The ``history-backfill`` marker: which parts are loaded (for tests and /status)."""
     return dict(watcher_state.load_state(db, STATE_ID))
-
