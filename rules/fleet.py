@@ -95,6 +95,11 @@ def usd_per_mwh_to_cents_per_kwh(usd_per_mwh: float) -> float:
     return usd_per_mwh / 10
 
 
+def breakeven_text(usd_per_mwh: float) -> str:
+    """``$45.00/MWh (4.50¢/kWh)``: ERCOT's unit, and the one on a power bill."""
+    return f"${usd_per_mwh:,.2f}/MWh ({usd_per_mwh_to_cents_per_kwh(usd_per_mwh):,.2f}¢/kWh)"
+
+
 @dataclass(frozen=True)
 class FleetDay:
     """One day of a fleet of ``hashrate_ths`` TH/s at today's hashprice."""

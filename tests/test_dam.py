@@ -237,7 +237,7 @@ async def test_curtail_tomorrow_plan_reaches_the_chat_once(tmp_path, tg, mis):
             assert "Tomorrow, Mon May 22, HB_WEST: curtail 5 h" in text
             assert "curtail 14:00–19:00 UTC" not in text  # the chat has no /tz: UTC, labelled in CPT
             assert "curtail 19:00–00:00 UTC (HE 15–19 CPT, 14:00–19:00), 5 h, avg $212/MWh" in text
-            assert "breakeven $115.74/MWh" in text
+            assert "breakeven $115.74/MWh (11.57¢/kWh)" in text
             clock.advance(900)
             assert (await svc.pipeline.run_watcher(dam, session)).ok
             assert await svc.notifier.drain() == 0  # once a day

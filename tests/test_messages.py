@@ -103,3 +103,15 @@ def test_retarget_hashprice_is_shown_only_when_computed():
     text = event_message("retarget", {**data, "hashprice": 54.321, "price": 97000.0, "fees": 0.03}, LINKS)
     assert "new hashprice <b>$54.32/PH/day</b> (at price $97,000, fees 0.03 BTC/block)" in text
     assert "hashprice" not in event_message("retarget", {**data, "price": 97000.0}, LINKS)
+
+
+def test_curtail_and_breakeven_alerts_give_breakeven_in_cents_per_kwh_too():
+    """Breakeven in ERCOT's $/MWh and in the ¢/kWh of a power bill ($115.74/MWh = 11.57¢/kWh)."""
+    from bot.delivery.messages import curtail_message
+    from rules.fleet import breakeven_text
+    from rules.model import Reason
+
+    assert breakeven_text(115.74) == "$115.74/MWh (11.57¢/kWh)"
+    snapshot = {"hub": "HB_WEST", "power.hb_west": 200.0, "breakeven": 115.74}
+    text = curtail_message(Reason.FIRING, snapshot, links={})
+    assert "breakeven $115.74/MWh (11.57¢/kWh)" in text

@@ -11,7 +11,7 @@ from typing import Any
 from bot.delivery.messages import source_line, truncate
 from rules.chat_settings import ChatSettings
 from rules.dam import HOUR, curtail_runs, plan_line
-from rules.fleet import fleet_metrics
+from rules.fleet import breakeven_text, fleet_metrics
 from rules.fourcp import QUARTER, FourCpConfig, day_label, hour_ending, interval_label
 from rules.fourcp import status as fourcp_status
 from rules.grid_condition import condition_name
@@ -126,9 +126,11 @@ def dam_plan_lines(
         lines += [escape(plan_line(r, tz), quote=False) for r in runs]
     else:
         lines.append(
-            escape(f"mine all day: every hour is below your breakeven ${breakeven:,.2f}/MWh", quote=False)
+            escape(
+                f"mine all day: every hour is below your breakeven {breakeven_text(breakeven)}", quote=False
+            )
         )
-    lines.append(escape(f"breakeven ${breakeven:,.2f}/MWh · {summary}", quote=False))
+    lines.append(escape(f"breakeven {breakeven_text(breakeven)} · {summary}", quote=False))
     return lines, sum(r.hours for r in runs)
 
 

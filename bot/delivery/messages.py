@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from rules.catalogue import format_value, lookup
+from rules.fleet import breakeven_text, usd_per_mwh_to_cents_per_kwh
 from rules.model import ChangeRule, Reason, ThresholdRule
 
 TELEGRAM_MAX_CHARS = 4096
@@ -122,6 +123,9 @@ def _context(metric: str, snapshot: Mapping[str, float], tz: tzinfo) -> list[str
             eta = format_value("difficulty.retarget_eta", snapshot["difficulty.retarget_eta"], tz)
             parts.append(f"retarget ≈ {eta}")
     elif metric.startswith("hashprice") or metric in ("margin", "profit", "breakeven"):
+        if metric == "breakeven" and "breakeven" in snapshot:
+            cents = usd_per_mwh_to_cents_per_kwh(float(snapshot["breakeven"]))
+            parts.append(f"{cents:,.2f}¢/kWh")
         for other in ("price", "difficulty"):
             if other in snapshot:
                 parts.append(f"{label(other).lower()} {format_value(other, snapshot[other])}")
@@ -191,7 +195,7 @@ def curtail_message(
     """The curtail signal in words a site manager acts on: power price vs the fleet's breakeven."""
     hub = str(snapshot["hub"]).upper()
     power = format_value(f"power.{hub.lower()}", float(snapshot[f"power.{hub.lower()}"]), tz)
-    breakeven = format_value("breakeven", float(snapshot["breakeven"]), tz)
+    breakeven = breakeven_text(float(snapshot["breakeven"]))
     if reason is Reason.RESOLVED:
         head = f"⛏ <b>Mine again: {escape(hub)} {escape(power)}</b>"
         ctx = f"below your breakeven {breakeven}: mining earns more than power costs"

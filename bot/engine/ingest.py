@@ -14,16 +14,14 @@ from bot.delivery.grid_messages import dam_plan_message
 from bot.delivery.messages import ercot_interval_title, event_message
 from bot.engine import equity, production
 from bot.engine.fleet import CHAT_METRICS, evaluate_chat_metrics, evaluate_curtail
+from bot.engine.freshness import is_stale
 from bot.engine.routing import Group, collecting, queue_alert
 from bot.engine.rule_eval import IngestOptions, cached_rule, chat_tz, evaluate_rule_row
 from rules import hashprice as hp
-from rules.catalogue import held_until_next_filing
 from rules.data import Event, Observation
 from rules.events import match_event
 from rules.isos import ISO_HUBS
-from rules.market_calendar import open_seconds_between
 from rules.model import EventRule
-from rules.production import is_production_metric
 from storage import events, keys, observations, watcher_state
 from storage import rules as rule_store
 from watchers.base import PollResult
@@ -220,18 +218,12 @@ def stale_metrics(db: Database, now: datetime, opts: IngestOptions) -> list[tupl
     stale = []
     for metric in sorted(set(rule_store.judged_metrics(db)) | chat_rule_inputs(db)):
         last = observations.latest(db, metric)
-        if last is None or is_production_metric(metric):
-            # never observed: nothing went stale; a miner's figures come monthly or quarterly,
-            # and a miner that stops reporting is the ``quiet`` rule's news, not "no data"
-            continue
+        if last is None:
+            continue  # never observed: nothing went stale
         _, at, source = last
-        if held_until_next_filing(metric):
-            continue  # debt.<ticker> holds until the next filing: never "no data"
-        # A stock (and what is derived from it) only moves in the session: its age is trading
-        # time, so a Friday close is not "no data" all weekend.
-        market = equity.is_market_metric(metric)
-        age = open_seconds_between(at, now) if market else (now - at).total_seconds()
-        if age >= opts.stale_after_s:
+        # one rule for "stale", shared with /status and the pinned status (bot/engine/freshness.py):
+        # trading time for stocks; production and debt figures are never "no data"
+        if is_stale(metric, at, now, opts.stale_after_s):
             stale.append((metric, at, source))
     return stale
 
