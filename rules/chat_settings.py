@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rules.fleet import Fleet
 from rules.quiet import QuietHours
+from rules.quiet import zone as quiet_zone
 
 _HHMM = "%H:%M"
 
@@ -147,6 +149,13 @@ class ChatSettings:
         if "snooze_rules" in changes and changes["snooze_rules"] is None:
             changes["snooze_rules"] = {}
         return replace(self, **changes)
+
+    def zone(self) -> ZoneInfo:
+        """The chat's display zone (``/tz``); UTC when the stored name is not a zone."""
+        try:
+            return quiet_zone(self.tz or "UTC")
+        except ValueError:  # rules.grammar.RuleError is a ValueError
+            return ZoneInfo("UTC")
 
     def rule_snoozed_until(self, rule_id: int) -> datetime | None:
         return self.snooze_rules.get(rule_id)

@@ -468,10 +468,7 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 def chat_zone(settings: ChatSettings) -> ZoneInfo:
-    try:
-        return zone(settings.tz or "UTC")
-    except RuleError:
-        return ZoneInfo("UTC")
+    return settings.zone()
 
 
 def abbreviation_reply(command: str, word: str, rebuild: str = "{}") -> str | None:

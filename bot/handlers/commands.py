@@ -33,6 +33,7 @@ from rules.conditions import same_condition
 from rules.events import EVENT_KINDS
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
+from rules.timefmt import local_datetime
 from rules.units import parse_index
 from storage import chats, observations
 from storage import rules as rule_store
@@ -375,8 +376,12 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
     now_line = ""
     if not isinstance(rule, EventRule):
         last = await svc.db(observations.latest, rule.metric)
-        if last is not None:
-            now_line = f"\nNow: {escape(format_value(rule.metric, last[0]))}"
+        if last is not None:  # with its time in the chat's zone: a number is never shown without it
+            value, at, _source = last
+            tz = settings.zone()
+            now_line = (
+                f"\nNow: {escape(format_value(rule.metric, value, tz))} (as of {local_datetime(at, tz)})"
+            )
     return f"✅ Alert set: <code>{escape(canonical)}</code>{now_line}{preview_text}"
 
 
