@@ -14,14 +14,14 @@ import re
 from datetime import timedelta
 from html import escape
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.handlers.commands import command_argument, reply
 from bot.render.chart_data import ChartError, gather
 from bot.render.charts import ChartData, chart_png
-from bot.services import services
+from bot.services import Services, services
 from rules.catalogue import format_value, lookup, suggest
 from rules.durations import DurationError, parse_duration
 from rules.grammar import EVENT_NAMES, METRIC_ALIASES
@@ -156,17 +156,39 @@ async def cmd_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         metric_text, window_text = _split_args(command_argument(update))
         metric = resolve_metric(metric_text)
         days = parse_window(window_text) if window_text else DEFAULT_WINDOW_DAYS
-        now = svc.clock()
-        data = await svc.db(gather, chat.id, metric, now - timedelta(days=days))
     except ChartError as err:
         await reply(update, str(err))
         return
     shown_window = window_text.lower() if window_text else f"{DEFAULT_WINDOW_DAYS}d"
+    thread = message.message_thread_id if message.is_topic_message else None  # as reply_photo did
+    await send_chart(svc, message.get_bot(), chat.id, metric, days, shown_window, thread)
+
+
+async def send_chart(
+    svc: Services,
+    bot: Bot,
+    chat_id: int,
+    metric: str,
+    days: int,
+    shown_window: str,
+    thread_id: int | None = None,
+) -> None:
+    """Draw ``metric`` (a name from :func:`resolve_metric`) over the last ``days`` for the chat
+    and send it there, or say why there is nothing to draw. /chart and the chart buttons
+    (bot/handlers/rule_buttons.py) both come through here."""
+    try:
+        now = svc.clock()
+        data = await svc.db(gather, chat_id, metric, now - timedelta(days=days))
+    except ChartError as err:
+        await bot.send_message(chat_id, str(err), parse_mode=ParseMode.HTML, message_thread_id=thread_id)
+        return
     if not data.points:
-        await reply(
-            update,
+        await bot.send_message(
+            chat_id,
             f"No {escape(metric)} history in the last {escape(shown_window)} yet: the watchers store a "
             "point each time they poll. /status shows what has arrived; try again later.",
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread_id,
         )
         return
     info = lookup(metric)
@@ -174,18 +196,19 @@ async def cmd_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     png = await chart_png(data, title)
     logger.info(
         "chart chat=%s metric=%s days=%s points=%d bytes=%d",
-        chat.id,
+        chat_id,
         metric,
         days,
         len(data.points),
         len(png),
     )
-    await message.reply_photo(
+    await bot.send_photo(
+        chat_id,
         photo=png,
         caption=caption(data, days, shown_window),
         parse_mode=ParseMode.HTML,
         filename=f"{metric}-{shown_window}.png",
-        do_quote=False,
+        message_thread_id=thread_id,
     )
 
 
