@@ -68,6 +68,7 @@ class ChatSettings:
     pinned_message_id: int | None = None
     pinned_text: str | None = None  # what the pinned message says now (edit only on change)
     tz: str = "UTC"  # display zone (IANA); stored in chats.tz, not in the JSON
+    paused_rules: frozenset[int] = frozenset()  # rule ids whose alerts are dropped until resumed
 
     @classmethod
     def from_json(cls, text: str | None, tz: str | None = None) -> ChatSettings:
@@ -83,6 +84,10 @@ class ChatSettings:
             if at is not None and str(key).isascii() and str(key).isdigit():
                 snooze_rules[int(key)] = at
         pinned_id = raw.get("pinned_message_id")
+        paused = raw.get("paused_rules")
+        paused_rules = frozenset(
+            p for p in (paused if isinstance(paused, list) else []) if type(p) is int and p > 0
+        )
         return cls(
             muted=bool(raw.get("muted")),
             snooze_until=_when(raw.get("snooze_until")),
@@ -94,6 +99,7 @@ class ChatSettings:
             pinned_message_id=pinned_id if isinstance(pinned_id, int) else None,
             pinned_text=raw.get("pinned_text") if isinstance(raw.get("pinned_text"), str) else None,
             tz=tz or "UTC",
+            paused_rules=paused_rules,
         )
 
     def to_json(self) -> str:
@@ -124,6 +130,8 @@ class ChatSettings:
             out["pinned_message_id"] = self.pinned_message_id
         if self.pinned_text is not None:
             out["pinned_text"] = self.pinned_text
+        if self.paused_rules:
+            out["paused_rules"] = sorted(self.paused_rules)
         return json.dumps(out, sort_keys=True)
 
     def changed(self, **changes: Any) -> ChatSettings:
@@ -134,7 +142,12 @@ class ChatSettings:
                 changes[name] = False
         if "snooze_rules" in changes and changes["snooze_rules"] is None:
             changes["snooze_rules"] = {}
+        if "paused_rules" in changes:
+            changes["paused_rules"] = frozenset(changes["paused_rules"] or ())
         return replace(self, **changes)
 
     def rule_snoozed_until(self, rule_id: int) -> datetime | None:
         return self.snooze_rules.get(rule_id)
+
+    def rule_paused(self, rule_id: int) -> bool:
+        return rule_id in self.paused_rules
