@@ -58,14 +58,16 @@ def get_rule(db: Database, rule_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def rule_texts(db: Database, ids: list[int]) -> dict[int, str]:
-    """{id: canonical text} of the rules among ``ids`` that still exist (one query for a batch)."""
+def rule_labels(db: Database, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{id: (canonical text, metric)} of the rules among ``ids`` that still exist (one query for a
+    batch of outgoing alerts)."""
     if not ids:
         return {}
     return {
-        r[0]: r[1]
+        r[0]: (r[1], r[2])
         for r in db.execute(
-            "SELECT id, text FROM rules WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+            "SELECT id, text, metric FROM rules WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
         ).fetchall()
     }
 
@@ -97,7 +99,8 @@ def restore_rules(
     db: Database, chat_id: int, rows: list[dict[str, Any]], *, max_rules: int
 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
     """Put deleted rules back (undo), under their old ids when still free (so buttons on earlier
-    messages work again), as new rules otherwise. Returns (restored rows, [(row, why not)]): a rule
+    messages work again), as new rules otherwise. Returns (restored rows, each with its id and
+    ``restored_from``: the id it had, [(row, why not)]): a rule
     the chat has again meanwhile is "already there", one over the limit "full". Alert state starts
     afresh ("ok")."""
     restored: list[dict[str, Any]] = []
@@ -115,7 +118,7 @@ def restore_rules(
             if db["rules"].count_where("id = ?", [row["id"]]):
                 del record["id"]  # the id went to another rule meanwhile
             db["rules"].insert(record)
-            restored.append({**record, "id": int(db["rules"].last_pk)})
+            restored.append({**record, "id": int(db["rules"].last_pk), "restored_from": row["id"]})
     return restored, skipped
 
 

@@ -20,6 +20,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers import rule_buttons
 from bot.handlers.permissions import admin_only
 from bot.handlers.reachable import not_polled, watched_topics, watcher_off
 from bot.services import Services, services
@@ -27,7 +28,6 @@ from bot.settings import Settings
 from rules.catalogue import format_value
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
-from rules.units import parse_index
 from storage import chats, observations
 from storage import rules as rule_store
 
@@ -67,8 +67,10 @@ HELP = (
     "/alert <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
     "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
     "<code>/alert filings MARA RIOT convertible</code>, <code>/alert converts MARA</code>\n"
-    "/alerts: list this chat's alerts, numbered\n"
-    "/delete <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>\n"
+    "/alerts: this chat's alerts, numbered, with their state and value; tap one to snooze, pause, "
+    "chart or delete it\n"
+    "/delete <i>n</i> …: delete alerts by number, e.g. <code>/delete 1</code>, <code>/delete 2 5 7</code>, "
+    "<code>/delete 3-9</code>, <code>/delete all</code> (undo for 10 minutes)\n"
     "/status: the current numbers\n"
     "/chart <i>metric</i> [window]: a chart of stored history, e.g. <code>/chart hashprice 30d</code>\n"
     "/fleet <i>J/TH</i> <i>price</i>: set your fleet, e.g. <code>/fleet 18 0.045</code> (USD/kWh; "
@@ -223,43 +225,15 @@ async def add_rule_from_text(svc: Services, chat_id: int, text: str, where: str 
 
 
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    rows = await svc.db(rule_store.list_rules, chat.id)
-    if not rows:
-        await reply(update, "No alerts yet. Add one: <code>/alert difficulty.next_change &gt; 3%</code>")
-        return
-    lines = [f"<b>Alerts in this chat</b> ({len(rows)})"]
-    lines += [f"{i}. <code>{escape(r['text'])}</code>" for i, r in enumerate(rows, start=1)]
-    lines.append("Delete one with <code>/delete N</code>.")
-    await reply(update, "\n".join(lines))
+    """The chat's alerts with their state and value, a page at a time, with buttons to act on each
+    (bot/handlers/rule_buttons.py)."""
+    await rule_buttons.alerts_command(update, context)
 
 
 async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    arg = command_argument(update)
-    number = parse_index(arg)
-    if number is None:
-        problem = (
-            "Give the alert's number from /alerts" if not arg else f"{escape(arg)!s} is not an alert number"
-        )
-        await reply(update, f"❌ {problem}, for example <code>/delete 1</code>.")
-        return
-    removed = await svc.db(rule_store.delete_rule_at, chat.id, number)
-    if removed is None:
-        count = len(await svc.db(rule_store.list_rules, chat.id))
-        await reply(
-            update,
-            f"❌ There is no alert number {number}: this chat has {count}. /alerts lists them.",
-        )
-        return
-    logger.info("rule deleted chat=%s rule=%s", chat.id, removed["id"])
-    await reply(update, f"🗑 Deleted: <code>{escape(removed['text'])}</code>")
+    """/delete N, /delete 2 5 7, /delete 3-9, /delete all (asks first); each deletion can be undone
+    for a few minutes."""
+    await rule_buttons.delete_command(update, context, command_argument(update))
 
 
 EDIT_NOTE = (
@@ -286,3 +260,4 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("alert", admin_only(cmd_alert)))
     app.add_handler(CommandHandler("alerts", cmd_alerts))
     app.add_handler(CommandHandler("delete", admin_only(cmd_delete)))
+    rule_buttons.register(app)  # the buttons of /alerts, /delete and alert messages
