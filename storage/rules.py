@@ -117,8 +117,9 @@ def restore_rules(
             record["chat_id"] = chat_id
             if db["rules"].count_where("id = ?", [row["id"]]):
                 del record["id"]  # the id went to another rule meanwhile
-            db["rules"].insert(record)
-            restored.append({**record, "id": int(db["rules"].last_pk), "restored_from": row["id"]})
+            table = db["rules"]  # one Table object: it holds last_pk
+            table.insert(record)
+            restored.append({**record, "id": int(table.last_pk), "restored_from": row["id"]})
     return restored, skipped
 
 
