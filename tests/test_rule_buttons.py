@@ -19,9 +19,8 @@ from bot.handlers.rule_buttons import (
     OTHER_CHAT,
     PositionsError,
     parse_positions,
-    parse_tap,
-    rule_data,
 )
+from bot.handlers.rule_views import parse_tap, rule_data
 from rules.catalogue import format_value
 from rules.chat_settings import ChatSettings
 from rules.data import Observation
