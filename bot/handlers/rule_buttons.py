@@ -360,10 +360,8 @@ async def _rule_action(
 ) -> None:
     chat_id, rule_id, text = rule["chat_id"], rule["id"], rule["text"]
     if tap.action == "c":
-        from bot.handlers.chart import (
-            DEFAULT_WINDOW_DAYS,
-            send_chart,
-        )  # lazily: chart imports commands, which imports this module
+        # imported here: chart imports commands, which imports this module
+        from bot.handlers.chart import DEFAULT_WINDOW_DAYS, send_chart
 
         if not chartable(rule["metric"]):
             await query.answer("This alert watches events: there is no series to chart.")

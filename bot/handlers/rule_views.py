@@ -225,10 +225,8 @@ def listing(snap: Snapshot, page: int, now: datetime) -> tuple[str, InlineKeyboa
 
 
 def chartable(metric: str) -> bool:
-    from bot.handlers.chart import (
-        ChartError,
-        resolve_metric,
-    )  # lazily: chart imports commands, which imports this module
+    # imported here: chart imports commands, which imports rule_buttons, which imports this module
+    from bot.handlers.chart import ChartError, resolve_metric
 
     try:
         resolve_metric(metric)
