@@ -196,6 +196,10 @@ async def test_alerts_lists_state_and_value_in_the_chats_zone(bot):
     clock.advance(3600)
     text = (await say(tg, "/alerts"))["text"]
     assert f"now {hp} (as of Sun 31 Mar 07:10 CDT)" in text
+    # the chat-wide silence is said once, above the list
+    await say(tg, "/mute")
+    text = (await say(tg, "/alerts"))["text"]
+    assert text.split("\n")[1] == "🔇 All alerts are muted: /unmute to hear them again."
 
 
 async def test_pagination_edits_the_list_in_place(bot):
@@ -492,3 +496,29 @@ async def test_forged_foreign_and_stale_buttons_change_nothing(bot):
     assert (await tap(tg, old_pause))["text"] == GONE
     assert (await settings_of(svc)).paused_rules == set()
     assert len(tg.sent("sendPhoto")) == 0 and len(tg.sent("editMessageText")) == 0
+
+
+def test_undo_restores_under_the_old_id_or_a_new_one(tmp_path):
+    from bot.handlers.rule_buttons import delete_and_forget, restore
+    from storage.db import open_db
+
+    db = open_db(str(tmp_path / "undo.db"))
+    chats.ensure_chat(db, CHAT, "private", None, NOW)
+    a = rule_store.add_rule(db, CHAT, "price > 1k", "price", "threshold", NOW, max_rules=4)
+    b = rule_store.add_rule(db, CHAT, "price > 2k", "price", "threshold", NOW, max_rules=4)
+    x = rule_store.add_rule(db, CHAT, "price > 3k", "price", "threshold", NOW, max_rules=4)
+    deleted = delete_and_forget(db, CHAT, [a, x], NOW)
+    # x was the newest: SQLite hands its id to the next rule
+    c = rule_store.add_rule(db, CHAT, "price > 4k", "price", "threshold", NOW, max_rules=4)
+    assert c == x and b is not None
+    restored, skipped = restore(db, deleted, NOW, max_rules=4)
+    assert [(r["restored_from"], r["id"], r["text"]) for r in restored] == [
+        (a, a, "price > 1k"),  # its id was free: the same number
+        (x, c + 1, "price > 3k"),  # its id was taken: a new one
+    ]
+    assert skipped == []
+    # a rule the chat has again, or one over the limit, is not put back twice
+    again = delete_and_forget(db, CHAT, [a], NOW)
+    rule_store.add_rule(db, CHAT, "price > 1k", "price", "threshold", NOW, max_rules=4)
+    restored, skipped = restore(db, again, NOW, max_rules=4)
+    assert restored == [] and [why for _, why in skipped] == ["already there"]
