@@ -18,6 +18,7 @@ from bot.handlers.rule_buttons import (
     GONE,
     OTHER_CHAT,
     PositionsError,
+    chosen_positions,
     parse_positions,
 )
 from bot.handlers.rule_views import parse_tap, rule_data
@@ -141,17 +142,22 @@ def test_callback_data_is_compact_and_parses_back():
 
 
 def test_positions_of_bulk_delete():
-    assert parse_positions("2 5 7", 9) == [2, 5, 7]
-    assert parse_positions("3-5, 4 9", 9) == [3, 4, 5, 9]
-    assert parse_positions("ALL", 9) is None
+    def positions(arg: str, count: int = 9) -> list[int] | None:
+        spans = parse_positions(arg)
+        return None if spans is None else chosen_positions(spans, count)
+
+    assert positions("2 5 7") == [2, 5, 7]
+    assert positions("3-5, 4 9") == [3, 4, 5, 9]
+    assert positions("ALL") is None
     for bad, says in [
         ("", "/delete 2 5 7"),
         ("2 x", "x is not"),
         ("5-3", "/delete 3-5"),
         ("2 10", "no alert number 10"),
+        ("1-99999", "no alert number 99999"),
     ]:
         with pytest.raises(PositionsError, match=says):
-            parse_positions(bad, 9)
+            positions(bad)
 
 
 def test_paused_rules_round_trip_and_drop_alerts():

@@ -196,9 +196,10 @@ class PositionsError(ValueError):
     """The reply to a /delete argument that names no alerts."""
 
 
-def parse_positions(arg: str, count: int) -> list[int] | None:
-    """``"2 5 7"``, ``"3-9"``, ``"2, 4-6"`` -> sorted 1-based positions; None for ``all``. Raises
-    PositionsError naming the problem, with an example."""
+def parse_positions(arg: str) -> list[tuple[int, int]] | None:
+    """``"2 5 7"``, ``"3-9"``, ``"2, 4-6"`` -> the (first, last) spans named, 1-based; None for
+    ``all``. Raises PositionsError naming the problem, with an example. Read before the database
+    is asked anything: most bad input costs no query."""
     words = [w for w in re.split(r"[\s,]+", arg.strip()) if w]
     example = (
         f"for example <code>/delete 1</code>, {BULK_EXAMPLE}, <code>/delete 3-9</code> or "
@@ -208,7 +209,7 @@ def parse_positions(arg: str, count: int) -> list[int] | None:
         raise PositionsError(f"Give the alert's number from /alerts, {example}.")
     if len(words) == 1 and words[0].lower() == "all":
         return None
-    chosen: set[int] = set()
+    spans: list[tuple[int, int]] = []
     for word in words:
         low, dash, high = word.partition("-")
         first = parse_index(low)
@@ -217,12 +218,17 @@ def parse_positions(arg: str, count: int) -> list[int] | None:
             raise PositionsError(f"{escape(word)} is not an alert number or range, {example}.")
         if last < first:
             raise PositionsError(f"{escape(word)} runs backwards: write <code>/delete {last}-{first}</code>.")
-        if last > count:
-            raise PositionsError(
-                f"There is no alert number {last}: this chat has {count}. /alerts lists them."
-            )
-        chosen.update(range(first, last + 1))
-    return sorted(chosen)
+        spans.append((first, last))
+    return spans
+
+
+def chosen_positions(spans: list[tuple[int, int]], count: int) -> list[int]:
+    """The sorted positions of ``spans`` in a list of ``count`` (checked before a range is
+    expanded, so ``/delete 1-999999999`` costs nothing)."""
+    last = max(high for _, high in spans)
+    if last > count:
+        raise PositionsError(f"There is no alert number {last}: this chat has {count}. /alerts lists them.")
+    return sorted({p for low, high in spans for p in range(low, high + 1)})
 
 
 async def delete_command(update: Update, context: ContextTypes.DEFAULT_TYPE, arg: str) -> None:
@@ -230,9 +236,10 @@ async def delete_command(update: Update, context: ContextTypes.DEFAULT_TYPE, arg
     svc, chat, message = services(context), update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
-    rows = await svc.db(rule_store.list_rules, chat.id)
     try:
-        positions = parse_positions(arg, len(rows))
+        spans = parse_positions(arg)
+        rows = await svc.db(rule_store.list_rules, chat.id)
+        positions = chosen_positions(spans, len(rows)) if spans is not None else None
     except PositionsError as err:
         await message.reply_text(f"❌ {err}", parse_mode=ParseMode.HTML, do_quote=False)
         return
