@@ -38,6 +38,7 @@ from storage import rules as rule_store
 PREFIX = "r:"
 PAGE_SIZE = 10  # rules per page of /alerts: ten two-line entries fit a phone screen
 PER_ROW = 5  # number buttons per keyboard row
+LIST_TEXT_MAX = 200  # characters of a rule's text in the list: 10 x (200 + state) < 4,096
 RULE_ACTIONS = frozenset({"v", "s1", "sd", "p", "r", "c", "d", "dy"})
 ALERT_ACTIONS = frozenset({"s1", "sd", "p", "r", "c"})  # what an alert message's buttons do
 JUDGED = frozenset({"threshold", "change"})
@@ -190,6 +191,12 @@ def pages(count: int) -> int:
     return max(1, -(-count // PAGE_SIZE))
 
 
+def list_text(text: str) -> str:
+    """A rule's text as a list line: a rule naming many tickers is cut, so that a page of
+    :data:`PAGE_SIZE` stays within Telegram's 4,096 characters (its card shows it whole)."""
+    return text if len(text) <= LIST_TEXT_MAX else text[: LIST_TEXT_MAX - 1] + "…"
+
+
 def listing(snap: Snapshot, page: int, now: datetime) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of /alerts and its keyboard (numbers, then ◀ ▶ when there is more than a page)."""
     rows = snap.rows
@@ -204,7 +211,8 @@ def listing(snap: Snapshot, page: int, now: datetime) -> tuple[str, InlineKeyboa
     if (line := chat_line(snap.settings, now)) is not None:
         lines.append(line)
     for number, row in enumerate(shown, start=first + 1):
-        lines.append(f"{number}. <code>{escape(row['text'])}</code>\n      {status_line(row, snap, now)}")
+        text = escape(list_text(row["text"]))
+        lines.append(f"{number}. <code>{text}</code>\n      {status_line(row, snap, now)}")
     lines.append(
         "Tap a number to snooze, pause, chart or delete that alert; or delete by number, e.g. "
         f"{BULK_EXAMPLE}."
