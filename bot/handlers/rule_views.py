@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -232,7 +233,10 @@ def listing(snap: Snapshot, page: int, now: datetime) -> tuple[str, InlineKeyboa
     return "\n".join(lines), InlineKeyboardMarkup(keyboard)
 
 
+@lru_cache(maxsize=1024)
 def chartable(metric: str) -> bool:
+    """Whether /chart draws ``metric`` (asked for every alert sent: cached, the answer never
+    changes while the bot runs)."""
     # imported here: chart imports commands, which imports rule_buttons, which imports this module
     from bot.handlers.chart import ChartError, resolve_metric
 
