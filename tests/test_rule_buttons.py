@@ -227,6 +227,11 @@ async def test_pagination_edits_the_list_in_place(bot):
     third = last_edit(tg)
     assert list(buttons(third)) == ["21", "22", "23", "◀ Previous"]
     assert "23. <code>price &gt; 23k</code>" in third["text"]
+    # deleting them all names ten and counts the rest
+    ask = await say(tg, "/delete all")
+    await tap(tg, buttons(ask)["🗑 Delete all 23"], then="editMessageText")
+    done = last_edit(tg)["text"].split("\n")
+    assert done[0] == "🗑 Deleted 23 alerts:" and done[-2:] == ["… and 13 more", "Undo within 10 minutes."]
 
 
 # ---- the rule card ------------------------------------------------------------------------------
@@ -362,6 +367,7 @@ async def test_bulk_delete_forms_and_bad_input(bot):
     await tap(tg, buttons(ask)["🗑 Delete all 7"], then="editMessageText")
     assert await rules_of(svc) == []
     assert last_edit(tg)["text"].startswith("🗑 Deleted 7 alerts:")
+    assert last_edit(tg)["text"].count("<code>") == 7
     await tap(tg, buttons(last_edit(tg))["↩ Undo"], then="editMessageText")
     assert len(await rules_of(svc)) == 7
     assert (await say(tg, "/delete 1"))[

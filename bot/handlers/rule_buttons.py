@@ -43,6 +43,7 @@ from bot.handlers.rule_views import (
     card,
     chartable,
     ids_tag,
+    list_text,
     listing,
     load_snapshot,
     local_when,
@@ -63,6 +64,7 @@ logger = logging.getLogger(__name__)
 UNDO_WINDOW = timedelta(minutes=10)
 SNOOZES = {"s1": timedelta(hours=1), "sd": timedelta(days=1)}
 UNDO_KEY = "rule_undo"  # bot_data key of the UndoStore
+LISTED = 10  # deleted alerts named in the reply
 
 GARBLED = "This button is not valid (damaged or from an older version). Nothing changed."
 ADMINS_ONLY = "Only this group's administrators can use these buttons."
@@ -181,10 +183,10 @@ def deleted_text(deleted: Deleted) -> str:
     minutes = int(UNDO_WINDOW.total_seconds() // 60)
     if len(rows) == 1:
         head = f"🗑 Deleted: <code>{escape(rows[0]['text'])}</code>"
-    else:
-        head = f"🗑 Deleted {len(rows)} alerts:\n" + "\n".join(
-            f"<code>{escape(r['text'])}</code>" for r in rows
-        )
+    else:  # at most ten named: /delete all of 50 long rules must fit one message
+        named = [f"<code>{escape(list_text(r['text']))}</code>" for r in rows[:LISTED]]
+        more = [f"… and {len(rows) - LISTED} more"] if len(rows) > LISTED else []
+        head = "\n".join([f"🗑 Deleted {len(rows)} alerts:", *named, *more])
     return f"{head}\nUndo within {minutes} minutes."
 
 
