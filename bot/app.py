@@ -25,7 +25,7 @@ from bot.delivery.pacer import Pacer
 from bot.engine.dbworker import DbWorker
 from bot.engine.rule_eval import IngestOptions
 from bot.engine.runner import Pipeline
-from bot.handlers import channels, chat_commands, commands, grid, membership, miner, stock
+from bot.handlers import channels, chat_commands, commands, grid, membership, miner, rule_views, stock
 from bot.handlers.chart import register as register_charts
 from bot.handlers.debt import register as register_debt
 from bot.handlers.errors import error_handler
@@ -100,6 +100,7 @@ def build_application(svc: Services, *, with_jobs: bool = True) -> Application:
             allow_paid_broadcast=svc.settings.delivery.allow_paid_broadcast,
             on_sent=ops_http.app_metrics(app.bot_data).on_sent_hook(svc.clock),
             on_failed=ops_http.app_metrics(app.bot_data).on_failed,
+            markups=rule_views.alert_markups,  # snooze / mute / chart under a rule's alerts
         )
         await ops_http.start(app.bot_data, svc)  # /healthz and /metrics when [http] enabled
         await channels.sync_broadcasts(app, svc)

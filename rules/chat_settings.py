@@ -76,6 +76,7 @@ class ChatSettings:
     # "resolved" notices for this chat: None follows the bot's [alerts] send_resolved, True/False
     # is the chat's own choice (/settings)
     send_resolved: bool | None = None
+    paused_rules: frozenset[int] = frozenset()  # rule ids whose alerts are dropped until resumed
 
     @classmethod
     def from_json(cls, text: str | None, tz: str | None = None) -> ChatSettings:
@@ -91,6 +92,10 @@ class ChatSettings:
             if at is not None and str(key).isascii() and str(key).isdigit():
                 snooze_rules[int(key)] = at
         pinned_id = raw.get("pinned_message_id")
+        paused = raw.get("paused_rules")
+        paused_rules = frozenset(
+            p for p in (paused if isinstance(paused, list) else []) if type(p) is int and p > 0
+        )
         return cls(
             muted=bool(raw.get("muted")),
             snooze_until=_when(raw.get("snooze_until")),
@@ -103,6 +108,7 @@ class ChatSettings:
             pinned_text=raw.get("pinned_text") if isinstance(raw.get("pinned_text"), str) else None,
             tz=tz or "UTC",
             send_resolved=raw["send_resolved"] if isinstance(raw.get("send_resolved"), bool) else None,
+            paused_rules=paused_rules,
         )
 
     def to_json(self) -> str:
@@ -138,6 +144,8 @@ class ChatSettings:
             out["pinned_text"] = self.pinned_text
         if self.send_resolved is not None:
             out["send_resolved"] = self.send_resolved
+        if self.paused_rules:
+            out["paused_rules"] = sorted(self.paused_rules)
         return json.dumps(out, sort_keys=True)
 
     def changed(self, **changes: Any) -> ChatSettings:
@@ -148,6 +156,8 @@ class ChatSettings:
                 changes[name] = False
         if "snooze_rules" in changes and changes["snooze_rules"] is None:
             changes["snooze_rules"] = {}
+        if "paused_rules" in changes:
+            changes["paused_rules"] = frozenset(changes["paused_rules"] or ())
         return replace(self, **changes)
 
     def zone(self) -> ZoneInfo:
@@ -163,3 +173,6 @@ class ChatSettings:
     def resolved_notices(self, default: bool) -> bool:
         """Whether this chat gets "resolved" notices: its own choice, else the bot's ``default``."""
         return default if self.send_resolved is None else self.send_resolved
+
+    def rule_paused(self, rule_id: int) -> bool:
+        return rule_id in self.paused_rules

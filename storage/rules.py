@@ -70,6 +70,76 @@ def delete_chat_rules_for_metric(db: Database, chat_id: int, metric: str) -> int
     return len(ids)
 
 
+def get_rule(db: Database, rule_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM rules WHERE id = ?", [rule_id]))
+    return rows[0] if rows else None
+
+
+def rule_labels(db: Database, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{id: (canonical text, metric)} of the rules among ``ids`` that still exist (one query for a
+    batch of outgoing alerts)."""
+    if not ids:
+        return {}
+    return {
+        r[0]: (r[1], r[2])
+        for r in db.execute(
+            "SELECT id, text, metric FROM rules WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        ).fetchall()
+    }
+
+
+def list_rules_with_state(db: Database, chat_id: int) -> list[dict[str, Any]]:
+    """The chat's rules as /alerts numbers them, each with its alert state JSON (``alert_state``,
+    None while the rule never left "ok")."""
+    return list(
+        db.query(
+            "SELECT rules.*, alerts.state AS alert_state FROM rules "
+            "LEFT JOIN alerts ON alerts.rule_id = rules.id WHERE rules.chat_id = ? ORDER BY rules.id",
+            [chat_id],
+        )
+    )
+
+
+def delete_rules(db: Database, chat_id: int, ids: list[int]) -> list[dict[str, Any]]:
+    """Delete the chat's rules among ``ids`` with their alert states, in one transaction; return
+    the deleted rows (oldest first), whole, so they can be put back (:func:`restore_rules`)."""
+    with db.atomic():
+        rows = [r for r in list_rules(db, chat_id) if r["id"] in set(ids)]
+        gone = json.dumps([r["id"] for r in rows])
+        db.execute("DELETE FROM alerts WHERE rule_id IN (SELECT value FROM json_each(?))", [gone])
+        db.execute("DELETE FROM rules WHERE id IN (SELECT value FROM json_each(?))", [gone])
+    return rows
+
+
+def restore_rules(
+    db: Database, chat_id: int, rows: list[dict[str, Any]], *, max_rules: int
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """Put deleted rules back (undo), under their old ids when still free (so buttons on earlier
+    messages work again), as new rules otherwise. Returns (restored rows, each with its id and
+    ``restored_from``: the id it had, [(row, why not)]): a rule
+    the chat has again meanwhile is "already there", one over the limit "full". Alert state starts
+    afresh ("ok")."""
+    restored: list[dict[str, Any]] = []
+    skipped: list[tuple[dict[str, Any], str]] = []
+    with db.atomic():
+        for row in rows:
+            if db["rules"].count_where("chat_id = ? AND text = ?", [chat_id, row["text"]]):
+                skipped.append((row, "already there"))
+                continue
+            if db["rules"].count_where("chat_id = ?", [chat_id]) >= max_rules:
+                skipped.append((row, "full"))
+                continue
+            record = {k: v for k, v in row.items() if k != "alert_state"}
+            record["chat_id"] = chat_id
+            if db["rules"].count_where("id = ?", [row["id"]]):
+                del record["id"]  # the id went to another rule meanwhile
+            table = db["rules"]  # one Table object: it holds last_pk
+            table.insert(record)
+            restored.append({**record, "id": int(table.last_pk), "restored_from": row["id"]})
+    return restored, skipped
+
+
 @dataclass(frozen=True, slots=True)
 class RuleRow:
     """A stored rule joined with what evaluating it needs: its chat's type and settings (zone

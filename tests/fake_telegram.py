@@ -372,6 +372,9 @@ class FakeTelegram:
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
         return self._message(params["chat_id"], text="", reply_markup=params.get("reply_markup"))
 
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
+        return True
+
     async def _m_pinChatMessage(self, params: dict[str, Any]) -> Any:
         return True
 

@@ -104,8 +104,18 @@ async def test_a_5000_character_list_is_paginated(tmp_path, tg):
             )
         before = len(tg.sent(chat_id=USER))
         tg.push_command("/alerts", chat_id=USER, user_id=USER)
-        await tg.wait_for(lambda: len(tg.sent(chat_id=USER)) >= before + 2)
-        pages = [m["text"] for m in tg.sent(chat_id=USER)[before:]]
+        await tg.wait_for(lambda: len(tg.sent(chat_id=USER)) > before)
+        first = tg.sent(chat_id=USER)[-1]
+        pages = [first["text"]]
+        markup = first["reply_markup"]
+        # ten alerts a page, the next one edited into the same message (bot/handlers/rule_views.py)
+        while (nxt := [b for row in markup["inline_keyboard"] for b in row if b["text"] == "Next ▶"]) != []:
+            edits = len(tg.sent("editMessageText"))
+            tg.push_callback(nxt[0]["callback_data"], chat_id=USER, user_id=USER)
+            await tg.wait_for(lambda edits=edits: len(tg.sent("editMessageText")) > edits)
+            pages.append(tg.sent("editMessageText")[-1]["text"])
+            markup = tg.sent("editMessageText")[-1]["reply_markup"]
+    assert len(pages) == 5 and "page 5/5" in pages[-1]
     assert sum(len(p) for p in pages) > 5000
     assert all(len(p) <= 4096 for p in pages)
     assert "1. <code>" in pages[0] and "50. <code>" in pages[-1]

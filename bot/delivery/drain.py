@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +20,11 @@ from telegram.constants import ParseMode
 from bot.delivery.send_errors import Action, classify
 from bot.engine.dbworker import DbWorker
 from storage import chats, outbox
+from storage import rules as rule_store
 
 logger = logging.getLogger(__name__)
+
+Markups = Callable[[Mapping[int, tuple[str, str]], list[dict[str, Any]]], Mapping[str, Any]]
 
 
 class Notifier:
@@ -36,6 +39,7 @@ class Notifier:
         on_sent: Callable[[dict[str, Any]], None] | None = None,
         on_failed: Callable[[dict[str, Any], str], None] | None = None,
         allow_paid_broadcast: bool = False,
+        markups: Markups | None = None,
     ) -> None:
         self.bot = bot
         self.db = db
@@ -45,6 +49,9 @@ class Notifier:
         self.on_sent = on_sent  # hooks for metrics: (row) and (row, action)
         self.on_failed = on_failed
         self.allow_paid_broadcast = allow_paid_broadcast
+        # Buttons under a rule's alerts, built at send time from the row's rule_id (the outbox
+        # keeps text only): ({rule id: (text, metric)}, rows) -> {outbox key: reply markup}.
+        self.markups = markups
         self.owner = outbox.process_owner()
 
     async def drain(self) -> int:
@@ -62,26 +69,38 @@ class Notifier:
             per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
             for row in rows:
                 per_chat.setdefault(row["chat_id"], []).append(row)
+            markups = await self._markups(rows)
             try:
-                results = await asyncio.gather(*(self._send_chat(token, rs) for rs in per_chat.values()))
+                results = await asyncio.gather(
+                    *(self._send_chat(token, rs, markups) for rs in per_chat.values())
+                )
             finally:
                 # what a chat was told to leave for later goes back to pending
                 await self.db(outbox.release_claim, token)
             sent += sum(results)
         return sent
 
-    async def _send_chat(self, token: str, rows: list[dict[str, Any]]) -> int:
+    async def _markups(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The buttons of a batch: one query for the rules of all its rows."""
+        ids = sorted({row["rule_id"] for row in rows if row.get("rule_id")})
+        if self.markups is None or not ids:
+            return {}
+        return self.markups(await self.db(rule_store.rule_labels, ids), rows)
+
+    async def _send_chat(
+        self, token: str, rows: list[dict[str, Any]], markups: Mapping[str, Any] | None = None
+    ) -> int:
         """Send one chat's claimed rows in order; return how many went out."""
         sent = 0
         for row in rows:
-            verdict_stop = await self._send_one(token, row)
+            verdict_stop = await self._send_one(token, row, (markups or {}).get(row["key"]))
             if verdict_stop is None:
                 sent += 1
             elif verdict_stop:
                 break  # this chat is blocked or waiting: leave its later rows for the next drain
         return sent
 
-    async def _send_one(self, token: str, row: dict[str, Any]) -> bool | None:
+    async def _send_one(self, token: str, row: dict[str, Any], markup: Any = None) -> bool | None:
         """None when sent; True when the chat's remaining rows should wait; False to go on."""
         key, chat_id = row["key"], row["chat_id"]
         try:
@@ -92,6 +111,7 @@ class Notifier:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 rate_limit_args={"bulk": True, "priority": row["priority"]},
                 allow_paid_broadcast=self.allow_paid_broadcast or None,
+                reply_markup=markup,
             )
         except Exception as exc:  # classified below; anything unknown backs off
             return await self._handle_failure(token, row, exc)

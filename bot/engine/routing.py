@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 def delivery_status(settings: ChatSettings, rule_id: int, severe: bool, now: datetime) -> str | None:
     """How a chat wants this alert now: 'pending' (send), 'held' (quiet hours) or None (drop:
-    muted or snoozed). Severe rules (written with a leading '!') pass quiet hours."""
-    if settings.muted:
+    muted, snoozed or the rule paused). Severe rules (written with a leading '!') pass quiet hours."""
+    if settings.muted or settings.rule_paused(rule_id):
         return None
     if settings.snooze_until and now < settings.snooze_until:
         return None
@@ -205,7 +205,7 @@ def queue_alert(
 ) -> int:
     status = delivery_status(row.settings, row.id, severe, now)
     if status is None:
-        logger.info("dropped chat=%s rule=%s reason=%s (muted or snoozed)", row.chat_id, row.id, reason)
+        logger.info("dropped chat=%s rule=%s reason=%s (muted, snoozed, paused)", row.chat_id, row.id, reason)
         return 0
     cand = Candidate(
         key,

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta, tzinfo
 from html import escape
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes
 
@@ -224,6 +224,31 @@ async def cmd_chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         parse_mode=ParseMode.HTML,
         filename=chart_filename(metric_text, window_text),
         do_quote=False,
+    )
+
+
+async def send_chart(
+    svc: Services,
+    bot: Bot,
+    chat_id: int,
+    metric: str,
+    window: str | None = None,
+    thread_id: int | None = None,
+) -> None:
+    """Draw ``metric`` for the chat and send it there, or say why there is nothing to draw: what
+    the chart buttons (bot/handlers/rule_buttons.py) send, through the same :func:`chart_for`."""
+    try:
+        png, text = await chart_for(svc, chat_id, metric, window)
+    except ChartError as err:
+        await bot.send_message(chat_id, str(err), parse_mode=ParseMode.HTML, message_thread_id=thread_id)
+        return
+    await bot.send_photo(
+        chat_id,
+        photo=png,
+        caption=text,
+        parse_mode=ParseMode.HTML,
+        filename=chart_filename(metric, window),
+        message_thread_id=thread_id,
     )
 
 

@@ -23,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers import rule_buttons
 from bot.handlers.permissions import admin_only, is_chat_admin
 from bot.handlers.reachable import not_polled, watched_topics, watcher_off
 from bot.handlers.rule_preview import preview
@@ -34,7 +35,6 @@ from rules.events import EVENT_KINDS
 from rules.grammar import RuleError, format_rule, parse_rule
 from rules.model import ChangeRule, EventRule, Rule, ThresholdRule
 from rules.timefmt import local_datetime
-from rules.units import parse_index
 from storage import chats, observations
 from storage import rules as rule_store
 from watchers.filings.model import KINDS as FILING_KINDS
@@ -83,12 +83,20 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
     HelpEntry(
         "alert",
         " <i>rule</i>: add an alert, e.g. <code>/alert difficulty.next_change &gt; 3%</code>, "
-        "<code>/alert price below 80k for 10m</code>, <code>/alert hashprice drops 10% in 24h</code>, "
+        "<code>/alert price below 80k for 10m</code>, "
         "<code>/alert filings MARA RIOT convertible</code>, <code>/alert converts MARA</code>",
         admin=True,
     ),
-    HelpEntry("alerts", ": list this chat's alerts, numbered"),
-    HelpEntry("delete", " <i>n</i>: delete alert number n, e.g. <code>/delete 1</code>", admin=True),
+    HelpEntry(
+        "alerts",
+        ": this chat's alerts with their state and value; tap one to snooze, pause, chart or delete it",
+    ),
+    HelpEntry(
+        "delete",
+        " <i>n</i> …: delete alerts, e.g. <code>/delete 2 5 7</code>, <code>/delete 3-9</code>, "
+        "<code>/delete all</code> (undo for 10 minutes)",
+        admin=True,
+    ),
     HelpEntry("status", ": the current numbers"),
     HelpEntry(
         "chart", " <i>metric</i> [window]: a chart of stored history, e.g. <code>/chart hashprice 30d</code>"
@@ -134,17 +142,16 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
     ),
     HelpEntry(
         "miner",
-        " <i>TICKER</i>: a miner's production, BTC held, network share and AI/HPC contracts, "
+        " <i>TICKER</i>: a miner's production, BTC held, share and AI/HPC contracts, "
         "e.g. <code>/miner MARA</code>",
     ),
     HelpEntry(
         "miners",
-        " [<i>column</i>]: the miners side by side (hashrate, share, efficiency, held, "
-        "held_change, hpc, leverage, quiet), e.g. <code>/miners held</code>",
+        " [<i>column</i>]: the miners side by side, sorted by a column, e.g. <code>/miners held</code>",
     ),
     HelpEntry(
         "debt",
-        " [<i>TICKER</i>]: listed miners' debt from their filings, tranche by tranche, e.g. "
+        " [<i>TICKER</i>]: miners' debt by tranche, from their filings, e.g. "
         "<code>/debt MARA</code>; alerts: <code>/alert debt MARA RIOT</code> (every change), "
         "<code>/alert maturity &lt; 180d</code>",
     ),
@@ -417,43 +424,15 @@ def duplicate_reply(rule: Rule, canonical: str, rows: list[dict[str, Any]], wher
 
 
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    rows = await svc.db(rule_store.list_rules, chat.id)
-    if not rows:
-        await reply(update, "No alerts yet. Add one: <code>/alert difficulty.next_change &gt; 3%</code>")
-        return
-    lines = [f"<b>Alerts in this chat</b> ({len(rows)})"]
-    lines += [f"{i}. <code>{escape(r['text'])}</code>" for i, r in enumerate(rows, start=1)]
-    lines.append("Delete one with <code>/delete N</code>.")
-    await reply(update, "\n".join(lines))
+    """The chat's alerts with their state and value, a page at a time, with buttons to act on each
+    (bot/handlers/rule_buttons.py)."""
+    await rule_buttons.alerts_command(update, context)
 
 
 async def cmd_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    arg = command_argument(update)
-    number = parse_index(arg)
-    if number is None:
-        problem = (
-            "Give the alert's number from /alerts" if not arg else f"{escape(arg)!s} is not an alert number"
-        )
-        await reply(update, f"❌ {problem}, for example <code>/delete 1</code>.")
-        return
-    removed = await svc.db(rule_store.delete_rule_at, chat.id, number)
-    if removed is None:
-        count = len(await svc.db(rule_store.list_rules, chat.id))
-        await reply(
-            update,
-            f"❌ There is no alert number {number}: this chat has {count}. /alerts lists them.",
-        )
-        return
-    logger.info("rule deleted chat=%s rule=%s", chat.id, removed["id"])
-    await reply(update, f"🗑 Deleted: <code>{escape(removed['text'])}</code>")
+    """/delete N, /delete 2 5 7, /delete 3-9, /delete all (asks first); each deletion can be undone
+    for a few minutes."""
+    await rule_buttons.delete_command(update, context, command_argument(update))
 
 
 EDIT_NOTE = (
@@ -550,3 +529,4 @@ def register(app: Application) -> None:
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, on_unmatched), group=FALLBACK_GROUP
     )
+    rule_buttons.register(app)  # the buttons of /alerts, /delete and alert messages

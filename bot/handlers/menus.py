@@ -15,7 +15,7 @@ from telegram import (
 _COMMANDS = {
     "alert": "add an alert, e.g. difficulty.next_change > 3%",
     "alerts": "list this chat's alerts",
-    "delete": "delete an alert by number",
+    "delete": "delete alerts: /delete 2 5 7, 3-9 or all",
     "status": "the current numbers",
     "chart": "chart a metric, e.g. hashprice 30d",
     "fleet": "set your fleet: J/TH and USD/kWh",
