@@ -93,8 +93,8 @@ HELP_ENTRIES: tuple[HelpEntry, ...] = (
     ),
     HelpEntry(
         "delete",
-        " <i>n</i> …: delete alerts, e.g. <code>/delete 1</code>, <code>/delete 2 5 7</code>, <code>/delete 3-9</code>, "
-        "<code>/delete all</code> (undo for 10 minutes)",
+        " <i>n</i> …: delete alerts, e.g. <code>/delete 1</code>, <code>/delete 2 5 7</code>, "
+        "<code>/delete 3-9</code>, <code>/delete all</code> (undo for 10 minutes)",
         admin=True,
     ),
     HelpEntry("status", ": the current numbers"),
