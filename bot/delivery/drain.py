@@ -69,8 +69,8 @@ class Notifier:
             per_chat: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
             for row in rows:
                 per_chat.setdefault(row["chat_id"], []).append(row)
-            markups = await self._markups(rows)
             try:
+                markups = await self._markups(rows)  # inside: a failure here still releases the claim
                 results = await asyncio.gather(
                     *(self._send_chat(token, rs, markups) for rs in per_chat.values())
                 )
