@@ -49,23 +49,23 @@ def test_summary_pages_one_page_with_local_times():
         held("b", "🔔 <b>Bitcoin price $71,000</b>\nctx", MIDNIGHT + timedelta(hours=2)),
         held("c", "✅ <b>Hashprice $50.00/PH/day</b>\nctx", MIDNIGHT + timedelta(hours=4)),
     ]
-    (page,) = summary_pages(rows, BERLIN)
+    (page,) = summary_pages(rows, BERLIN, QUIET_ENDS)
     assert page.split("\n") == [
-        "🌙 <b>While quiet: 3 alerts</b>",
+        "🌙 <b>While quiet: 3 alerts</b> (times CEST)",
         "• 00:10 🔔 Hashprice $41.00/PH/day",
         "• 02:00 🔔 Bitcoin price $71,000",
         "• 04:00 ✅ Hashprice $50.00/PH/day",
     ]
-    (one,) = summary_pages(rows[:1], BERLIN)
+    (one,) = summary_pages(rows[:1], BERLIN, QUIET_ENDS)
     assert one.startswith("🌙 <b>While quiet: 1 alert</b>")
 
 
 def test_summary_pages_stay_under_the_limit_and_count_the_rest():
     rows = [held(f"k{i}", f"🔔 <b>{'power.hb_west spike ' * 12}#{i}</b>", MIDNIGHT) for i in range(300)]
-    pages = summary_pages(rows, BERLIN)
+    pages = summary_pages(rows, BERLIN, QUIET_ENDS)
     assert len(pages) == MAX_PAGES
     assert all(len(p) <= 4096 for p in pages)
-    assert pages[0].startswith(f"🌙 <b>While quiet: 300 alerts</b> (1/{MAX_PAGES})")
+    assert pages[0].startswith(f"🌙 <b>While quiet: 300 alerts</b> (times CEST) (1/{MAX_PAGES})")
     listed = sum(p.count("\n• ") for p in pages)
     assert pages[-1].endswith(f"… and {300 - listed} more")
 
@@ -179,7 +179,7 @@ async def test_held_alerts_summarised_once_when_quiet_hours_end(tmp_path, tg):
         assert await run_quiet_summaries(svc) == 1
         (summary,) = summaries(tg)
         assert summary.split("\n") == [
-            "🌙 <b>While quiet: 3 alerts</b>",
+            "🌙 <b>While quiet: 3 alerts</b> (times CEST)",
             "• 00:10 🔔 Hashprice $44.00/PH/day",
             "• 02:00 🔔 Bitcoin price $71,000",
             "• 05:00 ✅ Hashprice $50.00/PH/day",
@@ -201,6 +201,36 @@ async def test_held_alerts_summarised_once_when_quiet_hours_end(tmp_path, tg):
         clock.now = QUIET_ENDS + timedelta(days=1)
         assert await run_quiet_summaries(svc) == 1
         assert summaries(tg)[-1].split("\n")[:2] == [
-            "🌙 <b>While quiet: 1 alert</b>",
+            "🌙 <b>While quiet: 1 alert</b> (times CEST)",
             "• 00:05 🔔 Hashprice $44.00/PH/day",
+        ]
+
+
+async def test_a_rule_paused_during_quiet_hours_is_left_out_of_the_summary(tmp_path, tg):
+    """Pausing a rule (its alert's 🔇 button) while its alert is held drops that alert, as if it had
+    been sent live; the others are summarised."""
+    from storage import chats
+    from storage import rules as rule_store
+
+    clock = FakeClock(MIDNIGHT - timedelta(hours=1))
+    settings = bot_settings(tmp_path, tg)
+    watcher = Scripted()
+    async with running_bot(settings, clock) as (_app, svc):
+        await command(tg, "/start")
+        await command(tg, "/quiet 23:00-07:00 Europe/Berlin")
+        await command(tg, "/alert hashprice < 45")
+        await command(tg, "/alert price > 70k")
+        clock.now = MIDNIGHT + timedelta(minutes=10)
+        watcher.values = {"hashprice": 44.0, "price": 71_000}
+        assert (await svc.pipeline.run_watcher(watcher, svc.session)).ok
+        assert await svc.db(lambda db: db["outbox"].count_where("status = 'held'")) == 2
+        rules = {r["text"]: r["id"] for r in await svc.db(rule_store.list_rules, CHAT)}
+        await svc.db(chats.update_settings, CHAT, clock(), paused_rules=frozenset({rules["hashprice < 45"]}))
+
+        clock.now = QUIET_ENDS + timedelta(minutes=1)
+        assert await run_quiet_summaries(svc) == 1
+        (summary,) = summaries(tg)
+        assert summary.split("\n") == [
+            "🌙 <b>While quiet: 1 alert</b> (times CEST)",
+            "• 00:10 🔔 Bitcoin price $71,000",
         ]

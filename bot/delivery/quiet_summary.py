@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 from telegram.ext import ContextTypes
 
+from bot.engine import routing
 from bot.services import Services, services
 from rules.chat_settings import ChatSettings
 from rules.grammar import RuleError
@@ -66,7 +67,10 @@ def first_line(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
 
 
 def summary_pages(
-    rows: Sequence[Mapping[str, Any]], tz: ZoneInfo, limit: int = TELEGRAM_MAX_CHARS
+    rows: Sequence[Mapping[str, Any]],
+    tz: ZoneInfo,
+    now: datetime,
+    limit: int = TELEGRAM_MAX_CHARS,
 ) -> list[str]:
     """ "While quiet: N alerts" and one line per held alert (local time + headline), split into
     pages under ``limit`` characters; past :data:`MAX_PAGES` the rest is counted, not listed."""
@@ -90,9 +94,11 @@ def summary_pages(
     left = n - sum(len(p) for p in shown)
     if left:
         shown[-1].append(f"… and {left} more")
+    # the lines give clock times only: the header names their zone (CST, CEST…)
+    zone_note = f" (times {now.astimezone(tz):%Z})" if items else ""
     out = []
     for i, page in enumerate(shown, start=1):
-        header = f"🌙 <b>While quiet: {n} {noun}</b>"
+        header = f"🌙 <b>While quiet: {n} {noun}</b>{zone_note}"
         if len(shown) > 1:
             header += f" ({i}/{len(shown)})"
         out.append("\n".join([header, *page]))
@@ -127,7 +133,15 @@ def queue_summaries(db: Database, now: datetime) -> int:
             if settings.muted:
                 logger.info("quiet summary chat=%s dropped %d held alerts: muted", chat_id, len(rows))
                 continue
-            pages = summary_pages(rows, shown_zone(settings))
+            # a rule paused or snoozed since its alert was held says nothing now, as if sent live
+            rows = [
+                r
+                for r in rows
+                if not r["rule_id"] or routing.delivery_status(settings, r["rule_id"], True, now)
+            ]
+            if not rows:
+                continue
+            pages = summary_pages(rows, shown_zone(settings), now)
             for i, text in enumerate(pages):
                 # created a microsecond apart, in page order, and all already due
                 at = now - timedelta(microseconds=len(pages) - i)
