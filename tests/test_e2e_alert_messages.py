@@ -179,6 +179,10 @@ async def test_one_ercot_interval_moving_three_rules_is_one_message(tmp_path, tg
     assert grouped.startswith("⚡ <b>ERCOT interval ending 09:45 CT</b>")
     assert "HB_WEST real-time price $180.00/MWh" in grouped and "HB_NORTH" in grouped
     assert "Curtail: HB_WEST $180.00/MWh" in grouped and "$115.74" in grouped
+    # the source all members name (ERCOT, its link) is said once, at the end; each keeps its rule
+    last = grouped.split("\n")[-1]
+    assert grouped.count("real_time_spp.html") == 1 and "ERCOT</a>" in last, grouped
+    assert "<code>power.hb_west &gt; 100</code>" in grouped and "<code>curtail</code>" in grouped
     [sent] = [r for r in rows if r["status"] == "sent"]
     assert sent["rule_id"] is None and sent["reason"] == "grouped"  # no single rule's buttons
     assert sorted(r["status"] for r in rows) == ["grouped", "grouped", "grouped", "sent"]

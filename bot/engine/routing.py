@@ -73,6 +73,7 @@ class Candidate:
 
 
 GROUPABLE_REASONS = frozenset({"firing", "repeat", "resolved"})
+SOURCE_SEP = " · "  # an alert's last line: "<source link> · <code>rule</code>" (bot/delivery/messages.py)
 
 
 @dataclass
@@ -163,7 +164,7 @@ def _write(db: Database, cands: list[Candidate], now: datetime) -> int:
             continue
         group = members[0].group
         assert group is not None
-        body = group.joiner.join(m.brief or m.text for m in members)
+        body = _group_body(group, members)
         rows.append(
             (
                 keys.alert_group(chat_id, group_key, [m.key for m in members]),
@@ -185,6 +186,20 @@ def _write(db: Database, cands: list[Candidate], now: datetime) -> int:
     else:
         logger.info("queued %d alerts (%d grouped messages)", queued, len(groups))
     return queued
+
+
+def _group_body(group: Group, members: list[Candidate]) -> str:
+    """The members' lines under the group's title. The source all members name on their last line
+    (``<a href=…>ERCOT</a> · <code>rule</code>``: one interval, one source) is said once, at the
+    end, and each member keeps its rule."""
+    parts = [(m.brief or m.text).split("\n") for m in members]
+    heads = {p[-1].split(SOURCE_SEP, 1)[0] for p in parts if SOURCE_SEP in p[-1]}
+    source = ""
+    if len(heads) == 1 and all(SOURCE_SEP in p[-1] and len(p) > 1 for p in parts):
+        source = heads.pop()
+        parts = [[*p[:-1], p[-1].split(SOURCE_SEP, 1)[1]] for p in parts]
+    body = group.joiner.join("\n".join(p) for p in parts)
+    return f"{body}\n{source}" if source else body
 
 
 def _row(cand: Candidate, status: str) -> outbox.OutboxRow:
