@@ -231,7 +231,7 @@ async def test_stale_source_says_no_data_once_and_never_resolves(tmp_path, tg, m
             await svc.pipeline.check_stale()
         assert await svc.notifier.drain() == 1
         notice = tg.sent(chat_id=CHAT)[-1]["text"]
-        assert "No data for difficulty.next_change from mempool.space for 30 min" in notice
+        assert "No data for difficulty.next_change from mempool for 30 min" in notice
         assert "last value 12:00 UTC" in notice  # the last value came at 12:00, the notice at 12:30
         clock.advance(600)
         assert await svc.pipeline.check_stale() == 0  # said once
@@ -239,7 +239,7 @@ async def test_stale_source_says_no_data_once_and_never_resolves(tmp_path, tg, m
         clock.advance(60)  # but the chat hears that the alert is judged again, and after how long
         assert await poll_and_drain(svc) == 1
         back = tg.sent(chat_id=CHAT)[-1]["text"]
-        assert "Data back from mempool.space after 42 min" in back  # 12:00 last value, back 12:42
+        assert "Data back from mempool after 42 min" in back  # 12:00 last value, back 12:42
         assert "firing" not in back.lower() and "✅" in back
         clock.advance(60)
         assert await poll_and_drain(svc) == 0

@@ -95,7 +95,7 @@ def test_resolve_says_how_long_it_fired_and_no_data_since_when():
         tz=ZoneInfo("America/Chicago"),
         **common,
     )
-    assert "No data for hashprice from mempool.space for 34 min" in text and "last value 09:06 CST" in text
+    assert "No data for hashprice from mempool for 34 min" in text and "last value 09:06 CST" in text
 
 
 def test_retarget_hashprice_is_shown_only_when_computed():

@@ -17,7 +17,7 @@ TELEGRAM_MAX_CHARS = 4096
 TRUNCATION_MARK = "\n… (truncated)"
 
 SOURCE_NAMES = {
-    "mempool": "mempool.space",
+    "mempool": "mempool",  # mempool.space or a self-hosted instance: the software, not the host
     "bitcoind": "your Bitcoin Core node",
     "kraken": "Kraken",
     "coinbase": "Coinbase",
