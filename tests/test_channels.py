@@ -164,3 +164,30 @@ async def test_pinned_status_is_posted_once_then_edited_in_place(tmp_path, tg):
         assert await refresh_pinned_status(ctx) == 1
         assert len(tg.sent(chat_id=CHANNEL_ID)) == 2
         assert len(tg.sent("pinChatMessage", chat_id=CHANNEL_ID)) == 2
+
+
+async def test_channel_delete_takes_the_forms_of_delete_and_clears_a_pause(tmp_path, tg):
+    """``/channel @x delete`` takes numbers, ranges and ``all`` like /delete, names the problem in
+    its own form, and a deleted rule's pause goes with it (a later rule may get its id)."""
+    from storage import chats
+
+    clock = FakeClock()
+    settings = load_settings(config(tmp_path, tg, ["retarget"]))
+    async with running_bot(settings, clock) as (_app, svc):
+        for rule in ("filings", "filings MARA", "price < 50k"):
+            assert "Alert set" in await tg.command(f"/channel @miner_alerts alert {rule}", user_id=ADMIN)
+        ids = {r["text"]: r["id"] for r in await svc.db(rule_store.list_rules, CHANNEL_ID)}
+        await svc.db(chats.update_settings, CHANNEL_ID, clock(), paused_rules=frozenset({ids["filings"]}))
+
+        bad = await tg.command("/channel @miner_alerts delete 3-2", user_id=ADMIN)
+        assert "runs backwards" in bad and "<code>/channel @miner_alerts delete 2-3</code>" in bad
+        over = await tg.command("/channel @miner_alerts delete 9", user_id=ADMIN)
+        assert "no alert number 9" in over and "@miner_alerts has 4" in over
+
+        done = await tg.command("/channel @miner_alerts delete 2-3", user_id=ADMIN)
+        assert "🗑 Deleted from @miner_alerts" in done and "<code>filings MARA</code>" in done
+        assert await channel_texts(svc) == ["retarget", "price < 50k"]
+        assert not (await svc.db(chats.get_settings, CHANNEL_ID)).paused_rules
+
+        assert "🗑" in await tg.command("/channel @miner_alerts delete all", user_id=ADMIN)
+        assert await channel_texts(svc) == []

@@ -17,9 +17,10 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.handlers.commands import add_rule_from_text, reply, rule_error_reply, rule_metric
 from bot.handlers.reachable import never_fires
+from bot.handlers.rule_buttons import PositionsError, chosen_positions, delete_and_forget, parse_positions
 from bot.services import Services, services
 from rules.grammar import RuleError, parse_rule
-from rules.units import parse_chat_id, parse_index
+from rules.units import parse_chat_id
 from storage import chats
 from storage import rules as rule_store
 
@@ -109,19 +110,23 @@ async def cmd_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await reply(update, "\n".join(lines) if rows else f"No alerts in {name} yet.")
         return
     if action == "delete":
-        number = parse_index(rest)
-        if number is None:
-            await reply(
-                update, f"❌ Give the alert's number, for example <code>/channel {name} delete 1</code>."
-            )
+        # the forms of /delete (numbers, ranges, all: the command itself is the confirmation for
+        # a channel's admin); a rule's pause and snooze go with it, as in the chat itself
+        try:
+            spans = parse_positions(rest, f"/channel {name} delete")
+            rows = await svc.db(rule_store.list_rules, channel_id)
+            positions = chosen_positions(spans, len(rows)) if spans is not None else range(1, len(rows) + 1)
+        except PositionsError as err:
+            await reply(update, f"❌ {err}".replace("this chat has", f"{name} has"))
             return
-        removed = await svc.db(rule_store.delete_rule_at, channel_id, number)
-        await reply(
-            update,
-            f"🗑 Deleted from {name}: <code>{escape(removed['text'])}</code>"
-            if removed
-            else f"❌ {name} has no alert number {number}.",
-        )
+        ids = [rows[p - 1]["id"] for p in positions]
+        if not ids:
+            await reply(update, f"No alerts in {name} to delete.")
+            return
+        deleted = await svc.db(delete_and_forget, channel_id, ids, svc.clock())
+        texts = ", ".join(f"<code>{escape(r['text'])}</code>" for r in deleted.rows[:10])
+        more = f" and {len(deleted.rows) - 10} more" if len(deleted.rows) > 10 else ""
+        await reply(update, f"🗑 Deleted from {name}: {texts}{more}")
         return
     try:  # a refused rule's example in this command's own form: /channel @x alert …
         parse_rule(rest)

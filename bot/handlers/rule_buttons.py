@@ -198,14 +198,15 @@ class PositionsError(ValueError):
     """The reply to a /delete argument that names no alerts."""
 
 
-def parse_positions(arg: str) -> list[tuple[int, int]] | None:
+def parse_positions(arg: str, command: str = "/delete") -> list[tuple[int, int]] | None:
     """``"2 5 7"``, ``"3-9"``, ``"2, 4-6"`` -> the (first, last) spans named, 1-based; None for
-    ``all``. Raises PositionsError naming the problem, with an example. Read before the database
-    is asked anything: most bad input costs no query."""
+    ``all``. Raises PositionsError naming the problem, with an example in ``command``'s form. Read
+    before the database is asked anything: most bad input costs no query."""
     words = [w for w in re.split(r"[\s,]+", arg.strip()) if w]
+    bulk = BULK_EXAMPLE if command == "/delete" else f"<code>{escape(command)} 2 5 7</code>"
     example = (
-        f"for example <code>/delete 1</code>, {BULK_EXAMPLE}, <code>/delete 3-9</code> or "
-        "<code>/delete all</code>"
+        f"for example <code>{escape(command)} 1</code>, {bulk}, <code>{escape(command)} 3-9</code> or "
+        f"<code>{escape(command)} all</code>"
     )
     if not words:
         raise PositionsError(f"Give the alert's number from /alerts, {example}.")
@@ -219,7 +220,9 @@ def parse_positions(arg: str) -> list[tuple[int, int]] | None:
         if first is None or last is None:
             raise PositionsError(f"{escape(word)} is not an alert number or range, {example}.")
         if last < first:
-            raise PositionsError(f"{escape(word)} runs backwards: write <code>/delete {last}-{first}</code>.")
+            raise PositionsError(
+                f"{escape(word)} runs backwards: write <code>{escape(command)} {last}-{first}</code>."
+            )
         spans.append((first, last))
     return spans
 
