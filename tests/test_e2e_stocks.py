@@ -260,7 +260,10 @@ async def test_stale_stock_counts_trading_time(tmp_path, tg, quotes):
         clock.now = datetime(2025, 8, 4, 14, 0, 30, tzinfo=UTC)  # 30.5 minutes of session
         assert await svc.db(check_stale, clock(), svc.pipeline.opts) == 1
         assert await svc.notifier.drain() == 1
-        assert "No data for stock.mara" in tg.sent(chat_id=CHAT)[-1]["text"]
+        notice = tg.sent(chat_id=CHAT)[-1]["text"]
+        assert "No data for stock.mara" in notice
+        # how long counts as staleness does: 30 minutes of session, not 2 days 18 hours of weekend
+        assert "for 30 min" in notice and " 2 d" not in notice, notice
 
 
 async def test_first_start_backfills_stock_history_once(tmp_path, tg, quotes):

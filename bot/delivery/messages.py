@@ -82,9 +82,10 @@ def source_name(source: str) -> str:
     return " + ".join(SOURCE_NAMES.get(part, part) for part in source.split("+"))
 
 
-def nodata_title(source: str, since: datetime, now: datetime, tz: tzinfo) -> str:
-    """The first line of a chat's no-data notice for one source (all its rules on it)."""
-    down = duration_text((now - since).total_seconds())
+def nodata_title(source: str, since: datetime, now: datetime, tz: tzinfo, down_s: float | None = None) -> str:
+    """The first line of a chat's no-data notice for one source (all its rules on it); ``down_s``:
+    how long it has been down when that is not wall time (a stock counts trading time)."""
+    down = duration_text((now - since).total_seconds() if down_s is None else down_s)
     return (
         f"⚠️ <b>No data from {escape(source_name(source))} for {down}</b>"
         f" (last value {escape(clock_text(since, now, tz))}): these alerts wait until it answers again"

@@ -20,6 +20,7 @@ from bot.delivery.messages import (
     data_back_title,
     nodata_title,
 )
+from bot.engine import freshness
 from bot.engine.routing import Candidate, Group, delivery_status, submit
 from rules.catalogue import format_value
 from rules.chat_settings import ChatSettings
@@ -94,9 +95,13 @@ def fired_for(prior: AlertState, decision: Decision, now: datetime) -> float | N
     return None
 
 
-def nodata_group(source: str, stale_since: datetime | None, now: datetime, tz: ZoneInfo) -> Group:
-    """A chat's no-data notices of one pass for one source: one message naming each rule."""
-    title = nodata_title(source, stale_since or now, now, tz)
+def nodata_group(
+    source: str, stale_since: datetime | None, now: datetime, tz: ZoneInfo, metric: str | None = None
+) -> Group:
+    """A chat's no-data notices of one pass for one source: one message naming each rule. How long
+    it has been down counts as staleness does (trading time for a stock's ``metric``)."""
+    since = stale_since or now
+    title = nodata_title(source, since, now, tz, freshness.age_s(metric, since, now) if metric else None)
     return Group(f"nodata:{source}", title, joiner="\n")
 
 
@@ -122,7 +127,7 @@ def data_back(
     status = delivery_status(settings, rule_id, rule.severe, now)
     if status is None:
         return None
-    down = (now - prior.nodata_since).total_seconds() if prior.nodata_since else None
+    down = freshness.age_s(rule.metric, prior.nodata_since, now) if prior.nodata_since else None
     shown = shown or format_value(rule.metric, value, tz)
     return Candidate(
         keys.data_back(chat_id, condition_of(rule), prior.nodata_since, prior.last_notified),
@@ -207,7 +212,10 @@ def evaluate_rule_row(
     )
     group, brief = None, None
     if decision.reason is Reason.NO_DATA:
-        group, brief = nodata_group(source, stale_since, now, tz), f"• <code>{escape(row.text)}</code>"
+        group, brief = (
+            nodata_group(source, stale_since, now, tz, rule.metric),
+            f"• <code>{escape(row.text)}</code>",
+        )
     cand = Candidate(
         key,
         row.chat_id,
@@ -251,7 +259,7 @@ def alert_text(
         rule_text=rule_text,
         tz=tz,
         reference=reference,
-        stale_minutes=int((now - stale_since).total_seconds() // 60) if stale_since else None,
+        stale_minutes=int(freshness.age_s(rule.metric, stale_since, now) // 60) if stale_since else None,
         fired_for_s=lasted,
         stale_since=stale_since,
         now=now,

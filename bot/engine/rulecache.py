@@ -404,7 +404,7 @@ class RuleCache:
         assert isinstance(rule, ThresholdRule | ChangeRule)
         group, brief = None, None
         if decision.reason is Reason.NO_DATA:
-            group = nodata_group(source, stale_since, now, zone(chat.settings.tz))
+            group = nodata_group(source, stale_since, now, zone(chat.settings.tz), rule.metric)
             brief = f"• <code>{escape(entry.text)}</code>"
         return Candidate(
             transition_key(entry.chat_id, rule, prior, decision, stale_since, now),
