@@ -189,7 +189,8 @@ async def test_delete_and_snooze_refuse_what_is_not_an_alert_number(shipped, arg
 async def test_channel_delete_refuses_a_superscript(all_on) -> None:
     tg, svc = all_on
     assert "✅" in await say(tg, "/channel @minerchan alert retarget", chat_id=ADMIN)
-    assert "Give the alert's number" in await say(tg, "/channel @minerchan delete ²", chat_id=ADMIN)
+    refused = await say(tg, "/channel @minerchan delete ²", chat_id=ADMIN)
+    assert "² is not an alert number" in refused and "<code>/channel @minerchan delete 1</code>" in refused
     assert "cannot reach" in await say(tg, "/channel -² alerts", chat_id=ADMIN)
     assert await rules_of(svc, CHANNEL) == ["retarget"]
 
