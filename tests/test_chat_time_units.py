@@ -316,3 +316,14 @@ def test_chat_settings_keep_the_new_fields_and_read_old_rows() -> None:
         '{"fleet": {"efficiency_j_per_th": 18, "hosting_usd_per_kwh": 0.0, "power_usd_per_kwh": 0.045}}'
     )
     assert ChatSettings.from_json('{"send_resolved": "no"}').send_resolved is None  # garbage: default
+
+
+async def test_a_bad_zone_or_time_answers_with_its_own_commands_example(bot) -> None:
+    """/tz's refusal shows a /tz example (the zone parser's own example is /quiet's), and both show
+    it as tappable <code>."""
+    tg, _svc, _clock, _app = bot
+    bad_zone = await say(tg, "/tz Mars/Base")
+    assert "I don't know the time zone 'Mars/Base'" in bad_zone
+    assert "<code>/tz America/Chicago</code>" in bad_zone and "/quiet" not in bad_zone
+    bad_time = await say(tg, "/quiet 25:00-07:00")
+    assert "25:00 is not a time of day" in bad_time and "<code>/quiet 23:00-07:00" in bad_time

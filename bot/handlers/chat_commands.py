@@ -517,7 +517,8 @@ async def cmd_quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         q = parse_quiet(arg, default_tz=settings.tz or "UTC")
     except RuleError as err:
-        await reply(update, f"❌ {escape(str(err), quote=False)}")
+        example = err.example or "/quiet 23:00-07:00"
+        await reply(update, f"❌ {escape(err.problem, quote=False)}\nExample: <code>{escape(example)}</code>")
         return
     await svc.db(chats.update_settings, chat.id, now, quiet=q)
     whose = " (this chat's time zone: /tz changes it)" if len(words) == 1 else ""
@@ -574,8 +575,10 @@ async def cmd_tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         tz = zone(arg)
-    except RuleError as err:
-        await reply(update, f"❌ {escape(str(err), quote=False)}")
+    except RuleError as err:  # its example is /quiet's: this is /tz
+        await reply(
+            update, f"❌ {escape(err.problem, quote=False)}\nExample: <code>/tz America/Chicago</code>"
+        )
         return
     await svc.db(chats.set_tz, chat.id, str(tz.key))
     text = f"🕑 Times in this chat are now shown in {escape(tz.key)} (now {escape(local_datetime(now, tz))})."
