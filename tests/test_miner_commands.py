@@ -70,7 +70,7 @@ async def test_miner_card_and_league_table(tmp_path, tg) -> None:
         hut = await tg.command("/miner HUT", chat_id=CHAT)
         assert "AI/HPC: 245 MW IT contract · base-term value $7.0B over 15 years" in hut
         assert "no production figures yet" in await tg.command("/miner WULF", chat_id=CHAT)
-        assert "Name one watched miner" in await tg.command("/miner AAPL", chat_id=CHAT)
+        assert "I don't watch AAPL: name one watched miner" in await tg.command("/miner AAPL", chat_id=CHAT)
 
         table = await tg.command("/miners held", chat_id=CHAT)
         body = table.split("<pre>")[1]

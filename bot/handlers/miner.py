@@ -238,7 +238,12 @@ async def cmd_miner(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     arg = command_argument(update).strip().lstrip("$").upper()
     if not arg or " " in arg or arg.lower() not in STOCK_TICKERS:
         known = ", ".join(t.upper() for t in STOCK_TICKERS)
-        await reply(update, f"Name one watched miner, for example {EXAMPLE}. Watched: {escape(known)}.")
+        problem = (
+            "Name one watched miner"
+            if not arg or " " in arg
+            else f"❌ I don't watch {escape(arg)}: name one watched miner"
+        )
+        await reply(update, f"{problem}, for example {EXAMPLE}. Watched: {escape(known)}.")
         return
     card = await svc.db(gather_card, arg)
     tz = await svc.db(chat_zone, chat.id)
