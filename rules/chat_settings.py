@@ -17,8 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.fleet import Fleet
-from rules.quiet import QuietHours
-from rules.quiet import zone as quiet_zone
+from rules.quiet import QuietHours, zone_or_utc
 
 _HHMM = "%H:%M"
 
@@ -162,10 +161,7 @@ class ChatSettings:
 
     def zone(self) -> ZoneInfo:
         """The chat's display zone (``/tz``); UTC when the stored name is not a zone."""
-        try:
-            return quiet_zone(self.tz or "UTC")
-        except ValueError:  # rules.grammar.RuleError is a ValueError
-            return ZoneInfo("UTC")
+        return zone_or_utc(self.tz)
 
     def rule_snoozed_until(self, rule_id: int) -> datetime | None:
         return self.snooze_rules.get(rule_id)

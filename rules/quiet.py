@@ -52,6 +52,16 @@ def zone(name: str) -> ZoneInfo:
     )
 
 
+@cache
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """A stored zone name (a chat's /tz, an admin's) as a zone; UTC when unset or unknown. The one
+    fallback every chat-facing time uses (cached: the engine asks once per rule it judges)."""
+    try:
+        return zone(name or "UTC")
+    except RuleError:
+        return ZoneInfo("UTC")
+
+
 def _clock(hour: str, minute: str | None) -> time:
     h, m = int(hour), int(minute or 0)
     if h == 24 and m == 0:

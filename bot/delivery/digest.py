@@ -44,7 +44,7 @@ from rules.chat_settings import ChatSettings
 from rules.fourcp import FourCpConfig
 from rules.grammar import RuleError
 from rules.model import EventRule
-from rules.quiet import digest_due, zone
+from rules.quiet import digest_due, zone_or_utc
 from storage import chats, keys, observations, outbox, watcher_state
 from storage import rules as rule_store
 from storage.clock import parse_iso
@@ -97,10 +97,7 @@ def digest_key(chat_id: int, local_date: date) -> str:
 
 
 def _zone_name(name: str | None) -> str:
-    try:
-        return zone(name or "UTC").key
-    except RuleError:
-        return "UTC"
+    return zone_or_utc(name).key
 
 
 def due_digests(db: Database, now: datetime) -> list[DueDigest]:

@@ -30,7 +30,7 @@ from bot.engine import routing
 from bot.services import Services, services
 from rules.chat_settings import ChatSettings
 from rules.grammar import RuleError
-from rules.quiet import in_quiet_hours, zone
+from rules.quiet import in_quiet_hours, zone_or_utc
 from storage import keys, outbox
 from storage.clock import parse_iso
 
@@ -105,19 +105,12 @@ def summary_pages(
     return out
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return zone(name or "UTC")
-    except RuleError:
-        return ZoneInfo("UTC")
-
-
 def shown_zone(settings: ChatSettings) -> ZoneInfo:
     """Times in the summary: the chat's /tz when set, else its quiet hours' zone, else UTC."""
     chat_tz, quiet_tz = settings.tz, settings.quiet.tz if settings.quiet else None
     if (not chat_tz or chat_tz == "UTC") and quiet_tz:
-        return _zone(quiet_tz)
-    return _zone(chat_tz)
+        return zone_or_utc(quiet_tz)
+    return zone_or_utc(chat_tz)
 
 
 def queue_summaries(db: Database, now: datetime) -> int:

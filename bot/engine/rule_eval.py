@@ -27,6 +27,7 @@ from rules.chat_settings import ChatSettings
 from rules.evaluate import effective_threshold_rule, evaluate
 from rules.grammar import parse_rule
 from rules.model import AlertState, ChangeRule, Decision, EventRule, Reason, Rule, Status, ThresholdRule
+from rules.quiet import zone_or_utc
 from storage import alerts, keys, observations, outbox
 from storage import rules as rule_store
 from storage.rules import RuleRow
@@ -48,10 +49,7 @@ class IngestOptions:
 
 
 def chat_tz(row: RuleRow) -> ZoneInfo:
-    try:
-        return ZoneInfo(row.tz or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_or_utc(row.tz)
 
 
 @lru_cache(maxsize=65536)

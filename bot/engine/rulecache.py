@@ -27,9 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from html import escape
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
@@ -46,6 +44,7 @@ from bot.engine.rule_eval import (
 from rules.chat_settings import ChatSettings
 from rules.evaluate import evaluate
 from rules.model import AlertState, ChangeRule, Decision, Reason, Rule, ThresholdRule
+from rules.quiet import zone_or_utc
 from storage import alerts, outbox
 from storage import rules as rule_store
 from storage.rules import ChatRow, JudgedRow
@@ -355,7 +354,7 @@ class RuleCache:
             snapshot,
             now,
             opts,
-            zone(tz),
+            zone_or_utc(tz),
             reference,
             stale_since,
         )
@@ -384,7 +383,7 @@ class RuleCache:
             value,
             source,
             now,
-            zone(chat.settings.tz),
+            chat.settings.zone(),
         )
 
     @staticmethod
@@ -404,7 +403,7 @@ class RuleCache:
         assert isinstance(rule, ThresholdRule | ChangeRule)
         group, brief = None, None
         if decision.reason is Reason.NO_DATA:
-            group = nodata_group(source, stale_since, now, zone(chat.settings.tz), rule.metric)
+            group = nodata_group(source, stale_since, now, chat.settings.zone(), rule.metric)
             brief = f"• <code>{escape(entry.text)}</code>"
         return Candidate(
             transition_key(entry.chat_id, rule, prior, decision, stale_since, now),
@@ -418,14 +417,6 @@ class RuleCache:
             group,
             brief,
         )
-
-
-@lru_cache(maxsize=1024)
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def state_of(cache: RuleCache, rule_id: int) -> AlertState | None:

@@ -419,7 +419,7 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     args = command_argument(update).split()
     now = svc.clock()
     settings = await svc.db(chats.get_settings, chat.id)
-    tz = chat_zone(settings)
+    tz = settings.zone()
     if not args:
         rules = await svc.db(rule_store.list_rules, chat.id)
         await reply(update, _snooze_view(settings, rules, now, tz))
@@ -465,10 +465,6 @@ async def cmd_snooze(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         update,
         f"😴 <code>{escape(rule['text'])}</code> snoozed for {format_duration(seconds)} (until {when}).",
     )
-
-
-def chat_zone(settings: ChatSettings) -> ZoneInfo:
-    return settings.zone()
 
 
 def abbreviation_reply(command: str, word: str, rebuild: str = "{}") -> str | None:
@@ -561,7 +557,7 @@ async def cmd_tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = await svc.db(chats.get_settings, chat.id)
     now = svc.clock()
     if not arg:
-        current = chat_zone(settings)
+        current = settings.zone()
         await reply(
             update,
             f"🕑 Times in this chat are shown in {escape(current.key)} (now "

@@ -51,7 +51,6 @@ from bot.handlers.rule_views import (
     rule_data,
     tag_of,
     undo_keyboard,
-    zone,
 )
 from bot.services import Services, services
 from rules.chat_settings import ChatSettings
@@ -406,7 +405,7 @@ async def _rule_action(
     toast = ""
     if tap.action in SNOOZES:
         settings = await svc.db(set_rule_silence, chat_id, rule_id, now, snooze=SNOOZES[tap.action])
-        toast = f"😴 Snoozed until {local_when(now + SNOOZES[tap.action], zone(settings))}: {text}"
+        toast = f"😴 Snoozed until {local_when(now + SNOOZES[tap.action], settings.zone())}: {text}"
     elif tap.action in ("p", "r"):
         paused = tap.action == "p"
         await svc.db(set_rule_silence, chat_id, rule_id, now, paused=paused)

@@ -67,13 +67,6 @@ class Preview:
     rows_read: int  # observations read (benchmarks report it)
 
 
-def zone(settings: ChatSettings) -> ZoneInfo:
-    try:
-        return ZoneInfo(settings.tz or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def when(at: datetime, tz: ZoneInfo) -> str:
     """``Thu 12 Nov 14:05 CST``: day, date and time in the chat's zone."""
     local = at.astimezone(tz)
@@ -99,7 +92,7 @@ def _times(n: int) -> str:
 def preview(db: Database, rule: Rule, settings: ChatSettings, now: datetime, stale_after_s: int) -> Preview:
     """The preview lines of ``rule`` for a chat with ``settings``, at ``now``. Runs on the
     database thread: reads at most the last 30 days (and a change rule's window before them)."""
-    tz = zone(settings)
+    tz = settings.zone()
     if isinstance(rule, EventRule):
         effective = effective_threshold_rule(rule)
         if effective is None:

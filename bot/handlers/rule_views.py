@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from html import escape
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -124,13 +123,6 @@ def load_snapshot(db: Database, chat_id: int) -> Snapshot:
     return Snapshot(rows, chats.get_settings(db, chat_id), values)
 
 
-def zone(settings: ChatSettings) -> tzinfo:
-    try:
-        return ZoneInfo(settings.tz)
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
-        return ZoneInfo("UTC")
-
-
 def local_when(at: datetime, tz: tzinfo) -> str:
     """``Tue 7 Dec 09:52 CST``: the chat's zone, with the day so no one reads yesterday as today."""
     local = at.astimezone(tz)
@@ -146,7 +138,7 @@ def state_of(row: Mapping[str, Any]) -> AlertState:
 
 def status_line(row: Mapping[str, Any], snap: Snapshot, now: datetime) -> str:
     """``🔴 firing since Tue 7 Dec 09:52 CST · 😴 snoozed until … · now $44.10/PH/day``."""
-    tz, settings = zone(snap.settings), snap.settings
+    tz, settings = snap.settings.zone(), snap.settings
     state = state_of(row)
     parts: list[str] = []
     if row["kind"] in JUDGED:
@@ -180,7 +172,7 @@ def chat_line(settings: ChatSettings, now: datetime) -> str | None:
     if settings.muted:
         return "🔇 All alerts are muted: /unmute to hear them again."
     if settings.snooze_until and settings.snooze_until > now:
-        return f"😴 All alerts snoozed until {escape(local_when(settings.snooze_until, zone(settings)))}."
+        return f"😴 All alerts snoozed until {escape(local_when(settings.snooze_until, settings.zone()))}."
     return None
 
 

@@ -23,7 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.handlers.chat_commands import chat_zone, fleet_label
+from bot.handlers.chat_commands import fleet_label
 from bot.handlers.permissions import is_chat_admin
 from bot.services import Services, services
 from rules.chat_settings import ChatSettings
@@ -52,7 +52,7 @@ def _snooze_line(settings: ChatSettings, now: datetime, tz: Any) -> str:
 
 def settings_text(settings: ChatSettings, digest: list[str], default_resolved: bool, now: datetime) -> str:
     """The menu's text: one line per setting, each naming the command that changes it."""
-    tz = chat_zone(settings)
+    tz = settings.zone()
     fleet = (
         f"{escape(fleet_label(settings.fleet))}; hub {escape(settings.hub or 'none')}"
         if settings.fleet
@@ -149,7 +149,7 @@ def _snooze(label: str, seconds: int) -> Action:
     async def act(svc: Services, chat_id: int, now: datetime) -> str:
         until = now + timedelta(seconds=seconds)
         settings = await svc.db(chats.update_settings, chat_id, now, snooze_until=until)
-        return f"All alerts snoozed for {label}, until {local_datetime(until, chat_zone(settings))}."
+        return f"All alerts snoozed for {label}, until {local_datetime(until, settings.zone())}."
 
     return act
 
@@ -162,7 +162,7 @@ async def _wake(svc: Services, chat_id: int, now: datetime) -> str:
 async def _quiet_on(svc: Services, chat_id: int, now: datetime) -> str:
     settings = await svc.db(chats.get_settings, chat_id)
     start, end = QUIET_DEFAULT
-    quiet = QuietHours(start, end, chat_zone(settings).key)
+    quiet = QuietHours(start, end, settings.zone().key)
     await svc.db(chats.update_settings, chat_id, now, quiet=quiet)
     return f"Quiet hours {format_quiet(quiet)}."
 

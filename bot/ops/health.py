@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from html import escape
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
@@ -114,10 +113,7 @@ def recovered_text(
 
 def admin_zone(db: Database, admin: int) -> tzinfo:
     """An admin's zone: their private chat's /tz (UTC until they set one)."""
-    try:
-        return ZoneInfo(chats.get_settings(db, admin).tz or "UTC")
-    except (KeyError, ValueError):
-        return UTC
+    return chats.get_settings(db, admin).zone()
 
 
 def failing_key(watcher_id: str, since: datetime, admin: int) -> str:

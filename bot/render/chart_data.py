@@ -26,10 +26,7 @@ class ChartError(ValueError):
 
 def chat_zone(db: Any, chat_id: int) -> ZoneInfo:
     """The chat's display zone (ChatSettings.tz, set with /tz); UTC if unset or unreadable."""
-    try:
-        return ZoneInfo(chats.get_settings(db, chat_id).tz or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return chats.get_settings(db, chat_id).zone()
 
 
 def chat_thresholds(db: Any, chat_id: int, metric: str) -> list[Threshold]:
